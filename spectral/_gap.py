@@ -1,0 +1,343 @@
+"""Gap sweeps and the minimum gap of H(s) = A(s) H_D + B(s) H_P.
+
+Which gap (DESIGN.md): d = degeneracy of H_P's minimum, counted in the initial state's
+symmetry sector; Delta(s) = E_d(s) - E_0(s), from the instantaneous ground state to the first
+level that does not end in the ground manifold.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+import dimod
+import numpy as np
+from scipy.interpolate import CubicHermiteSpline
+from scipy.optimize import brentq, minimize_scalar
+
+from ._hamiltonian import AnnealingHamiltonian
+from ._levels import DEFAULT_TOL, Levels, _lowest_levels
+from ._schedule import check_s
+from ._threads import blas_single_threaded
+from .exceptions import SpectralError
+
+__all__ = ["GapSweep", "MinGap", "gap_sweep", "min_gap"]
+
+
+@dataclass
+class GapSweep:
+    """Levels and gap on a grid of s.
+
+    Attributes
+    ----------
+    s : (m,) ndarray
+        Schedule points, as given.
+    energies : (levels, m) ndarray
+        E_j(s), dimensionless.
+    gaps : (m,) ndarray
+        Delta(s) = E_d(s) - E_0(s).
+    slopes : (levels, m) ndarray
+        dE_j/ds by Hellmann-Feynman.
+    residuals : (levels, m) ndarray
+        Residual norms of the eigenpairs.
+    degeneracy : int
+        d, the degeneracy of H_P's minimum in ``sector``.
+    sector : str
+        ``"full"`` or ``"even"`` (or ``"odd"`` if asked for).
+    scale : float
+        Divisor applied to the BQM energies.
+    matvecs : int
+        Operator applications used.
+    backends : tuple of str
+        Backend used at each point.
+    """
+
+    s: np.ndarray
+    energies: np.ndarray
+    gaps: np.ndarray
+    slopes: np.ndarray
+    residuals: np.ndarray
+    degeneracy: int
+    sector: str
+    scale: float
+    matvecs: int
+    backends: tuple = ()
+
+
+@dataclass
+class MinGap:
+    """The minimum gap Delta_min = min_s Delta(s) and its location s*.
+
+    Attributes
+    ----------
+    delta_min : float
+        Minimum of Delta(s) = E_d(s) - E_0(s) over s in [0, 1] (dimensionless energy, in the
+        units of the scaled H; multiply by ``scale`` for the BQM's energy unit).
+    s_star : float
+        argmin, located by refinement to within ``s_tol``.
+    degeneracy : int
+        d, degeneracy of H_P's minimum counted in ``sector``.
+    sector : str
+        ``"full"`` or ``"even"``.
+    n : int
+        Number of qubits.
+    scale : float
+        Divisor applied to the BQM energies.
+    s, energies, gaps : ndarray
+        The coarse sweep: points (m,), levels (levels, m), Delta (m,).
+    residuals : (levels,) ndarray
+        Residual norms of the eigenpairs at s*.
+    matvecs : int
+        Operator applications in total.
+    evaluations : int
+        Eigen-solves in total (coarse sweep + refinement).
+    candidates : list of dict
+        Every refined local minimum: ``{"s": .., "delta": .., "bracket": (lo, hi)}``.
+    seconds : float
+        Wall time.
+    """
+
+    delta_min: float
+    s_star: float
+    degeneracy: int
+    sector: str
+    n: int
+    scale: float
+    s: np.ndarray
+    energies: np.ndarray
+    gaps: np.ndarray
+    residuals: np.ndarray
+    matvecs: int
+    evaluations: int
+    candidates: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable summary (arrays as lists)."""
+        return {
+            "delta_min": self.delta_min, "s_star": self.s_star, "degeneracy": self.degeneracy,
+            "sector": self.sector, "n": self.n, "scale": self.scale,
+            "s": self.s.tolist(), "energies": self.energies.tolist(), "gaps": self.gaps.tolist(),
+            "residuals": self.residuals.tolist(), "matvecs": self.matvecs,
+            "evaluations": self.evaluations, "candidates": self.candidates,
+            "seconds": self.seconds,
+        }
+
+
+def as_hamiltonian(bqm_or_H, schedule=None, scale="auto", sector="auto",
+                   memory_limit=None) -> AnnealingHamiltonian:
+    """Accept a BQM or an :class:`AnnealingHamiltonian` (then schedule/scale must be defaults)."""
+    if isinstance(bqm_or_H, AnnealingHamiltonian):
+        H = bqm_or_H
+        if schedule is not None:
+            H = H.with_schedule(schedule)
+        return H.in_sector(sector) if sector != "auto" or H.sector == "full" else H
+    if isinstance(bqm_or_H, dimod.BinaryQuadraticModel):
+        return AnnealingHamiltonian.from_bqm(bqm_or_H, schedule, scale, sector=sector,
+                                             memory_limit=memory_limit)
+    raise TypeError(
+        "expected a dimod.BinaryQuadraticModel or a spectral.AnnealingHamiltonian, got "
+        f"{type(bqm_or_H).__name__}."
+    )
+
+
+class _Tracker:
+    """Evaluates the lowest levels at any s, warm-started from the nearest point already solved."""
+
+    def __init__(self, H: AnnealingHamiltonian, k: int, backend: str, tol: float,
+                 memory_limit):
+        self.H, self.k, self.backend, self.tol = H, k, backend, tol
+        self.memory_limit = memory_limit
+        self._s: list[float] = []
+        self._levels: list[Levels] = []
+        self._slopes: list[np.ndarray] = []
+        self.evaluations = 0
+
+    def __call__(self, s: float) -> tuple[Levels, np.ndarray]:
+        s = float(s)
+        i = bisect_left(self._s, s)
+        if i < len(self._s) and self._s[i] == s:
+            return self._levels[i], self._slopes[i]
+        near = None
+        if self._levels:
+            cands = [j for j in (i - 1, i) if 0 <= j < len(self._s)]
+            near = self._levels[min(cands, key=lambda j: abs(self._s[j] - s))]
+        lv = _lowest_levels(self.H, s, self.k, None if near is None else near.vectors,
+                            self.backend, self.tol, 500, self.memory_limit, True)
+        slopes = self.H.level_slopes(s, lv.vectors.T)
+        self._s.insert(i, s)
+        self._levels.insert(i, lv)
+        self._slopes.insert(i, slopes)
+        self.evaluations += 1
+        return lv, slopes
+
+
+def _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit):
+    H = as_hamiltonian(bqm_or_H, schedule, scale, sector, memory_limit)
+    d = H.degeneracy
+    if d >= H.dim:
+        raise SpectralError(
+            f"every one of the {H.dim} basis states of sector {H.sector!r} is a ground state of "
+            "H_P: there is no excited level and no gap. Check the BQM's biases."
+        )
+    k = d + 1 if levels is None else int(levels)
+    if k < d + 1:
+        raise SpectralError(
+            f"levels = {k} is too few: the gap E_d - E_0 needs d + 1 = {d + 1} levels "
+            f"(H_P's minimum is {d}-fold degenerate in sector {H.sector!r})."
+        )
+    if k > H.dim:
+        raise SpectralError(f"levels must be <= dim = {H.dim}, got {k}.")
+    return H, d, k
+
+
+@blas_single_threaded
+def gap_sweep(
+    bqm_or_H,
+    s,
+    levels: int | None = None,
+    *,
+    schedule=None,
+    scale="auto",
+    sector: str = "auto",
+    backend: str = "auto",
+    tol: float = DEFAULT_TOL,
+    memory_limit: float | None = None,
+) -> GapSweep:
+    """Levels E_j(s) and Delta(s) on a grid, each point warm-started from its neighbour.
+
+    Parameters
+    ----------
+    bqm_or_H : dimod.BinaryQuadraticModel or AnnealingHamiltonian
+    s : array_like
+        Points in [0, 1] (any order; solved in ascending order).
+    levels : int, optional
+        Number of levels; default d + 1, the fewest that give Delta.
+    schedule, scale, sector
+        As in :meth:`AnnealingHamiltonian.from_bqm`; ``sector="auto"`` resolves levels in the
+        even sector when the problem has the global spin-flip symmetry.
+    backend, tol, memory_limit
+        As in :func:`lowest_levels`.
+    """
+    s_arr = check_s(s)
+    if s_arr.ndim != 1 or s_arr.size == 0:
+        raise SpectralError(f"s must be a non-empty 1-D grid, got shape {s_arr.shape}.")
+    H, d, k = _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit)
+    start = H.matvecs
+    tracker = _Tracker(H, k, backend, tol, memory_limit)
+    m = s_arr.size
+    E, slopes, res = np.empty((k, m)), np.empty((k, m)), np.empty((k, m))
+    backends = [""] * m
+    for j in np.argsort(s_arr, kind="stable"):
+        lv, sl = tracker(s_arr[j])
+        E[:, j], slopes[:, j], res[:, j], backends[j] = lv.energies, sl, lv.residuals, lv.backend
+    return GapSweep(s=s_arr.copy(), energies=E, gaps=E[d] - E[0], slopes=slopes, residuals=res,
+                    degeneracy=d, sector=H.sector, scale=H.scale, matvecs=H.matvecs - start,
+                    backends=tuple(backends))
+
+
+@blas_single_threaded
+def min_gap(
+    bqm_or_H,
+    *,
+    schedule=None,
+    scale="auto",
+    sector: str = "auto",
+    s_tol: float = 1e-6,
+    levels: int | None = None,
+    coarse_points: int = 33,
+    max_candidates: int = 4,
+    backend: str = "auto",
+    tol: float = DEFAULT_TOL,
+    memory_limit: float | None = None,
+) -> MinGap:
+    """The minimum gap Delta_min and its location s*, refined to ``|s - s*| <= s_tol``.
+
+    Method: a coarse sweep (``coarse_points`` equally spaced s, warm-started) gives Delta and
+    its slope dDelta/ds (Hellmann-Feynman) at each point. Every interval where the slope turns
+    from negative to positive brackets a local minimum -- even one narrower than the grid
+    spacing. Brackets are ranked by the minimum of the cubic Hermite interpolant of Delta and
+    refined in that order by Brent's root search on the slope (``xtol = s_tol``), until the
+    next bracket's estimate cannot beat the best refined value (at most ``max_candidates``).
+    The end points s = 0 and s = 1 are candidates too. If no bracket exists (e.g. kinks of
+    a tabulated schedule) the neighbourhood of the grid minimum is refined by bounded Brent
+    minimisation of Delta itself.
+
+    Parameters
+    ----------
+    bqm_or_H : dimod.BinaryQuadraticModel or AnnealingHamiltonian
+    schedule, scale, sector
+        As in :meth:`AnnealingHamiltonian.from_bqm`.
+    s_tol : float
+        Tolerance on s*.
+    levels : int, optional
+        Levels to record in the coarse sweep (default d + 1).
+    coarse_points : int
+        Points of the coarse sweep (>= 3).
+    max_candidates : int
+        Most local minima refined.
+    backend, tol, memory_limit
+        As in :func:`lowest_levels`.
+
+    Returns
+    -------
+    MinGap
+    """
+    t0 = time.perf_counter()
+    if not (np.isfinite(s_tol) and 0 < s_tol < 0.5):
+        raise SpectralError(f"s_tol must be in (0, 0.5), got {s_tol!r}.")
+    if int(coarse_points) < 3:
+        raise SpectralError(f"coarse_points must be >= 3, got {coarse_points!r}.")
+    H, d, k = _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit)
+    start = H.matvecs
+    tracker = _Tracker(H, k, backend, tol, memory_limit)
+    grid = np.linspace(0.0, 1.0, int(coarse_points))
+    E = np.empty((k, grid.size))
+    slopes = np.empty(grid.size)
+    for j, s in enumerate(grid):
+        lv, sl = tracker(s)
+        E[:, j] = lv.energies
+        slopes[j] = sl[d] - sl[0]
+    gaps = E[d] - E[0]
+
+    def gap(s):
+        return float(np.diff(tracker(s)[0].energies[[0, d]])[0])
+
+    def gap_slope(s):
+        sl = tracker(s)[1]
+        return float(sl[d] - sl[0])
+
+    # candidates: end points by value; interior brackets by slope sign change
+    best_s, best = (0.0, gaps[0]) if gaps[0] <= gaps[-1] else (1.0, gaps[-1])
+    candidates = [{"s": 0.0, "delta": float(gaps[0]), "bracket": (0.0, 0.0)},
+                  {"s": 1.0, "delta": float(gaps[-1]), "bracket": (1.0, 1.0)}]
+    spline = CubicHermiteSpline(grid, gaps, slopes)
+    brackets = []
+    for j in range(grid.size - 1):
+        if slopes[j] < 0.0 < slopes[j + 1] or (slopes[j] < 0.0 and slopes[j + 1] == 0.0):
+            xs = np.linspace(grid[j], grid[j + 1], 17)
+            brackets.append((float(np.min(spline(xs))), grid[j], grid[j + 1], "slope"))
+    jmin = int(np.argmin(gaps))
+    if not brackets and 0 < jmin < grid.size - 1:
+        brackets.append((float(gaps[jmin]), grid[jmin - 1], grid[jmin + 1], "value"))
+    brackets.sort(key=lambda b: b[0])
+    for estimate, lo, hi, how in brackets[:max_candidates]:
+        if len(candidates) > 2 and estimate > best + 0.25 * abs(best):
+            break
+        if how == "slope":
+            s_c = brentq(gap_slope, lo, hi, xtol=s_tol, rtol=4 * np.finfo(float).eps)
+        else:
+            s_c = minimize_scalar(gap, bounds=(lo, hi), method="bounded",
+                                  options={"xatol": s_tol}).x
+        value = gap(s_c)
+        candidates.append({"s": float(s_c), "delta": value, "bracket": (float(lo), float(hi))})
+        if value < best:
+            best_s, best = float(s_c), value
+    final = tracker(best_s)[0]
+    return MinGap(
+        delta_min=float(best), s_star=float(best_s), degeneracy=d, sector=H.sector, n=H.n,
+        scale=H.scale, s=grid, energies=E, gaps=gaps, residuals=final.residuals,
+        matvecs=H.matvecs - start, evaluations=tracker.evaluations, candidates=candidates,
+        seconds=time.perf_counter() - t0,
+    )

@@ -1,0 +1,295 @@
+"""The lowest levels of H(s): eigensolver backends by name, with residual checks and retries."""
+
+from __future__ import annotations
+
+import warnings
+from itertools import combinations
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+from ._hamiltonian import AnnealingHamiltonian
+from ._kernels import hamiltonian_matvec
+from ._lanczos import thick_restart_lanczos
+from ._memory import check_memory
+from ._schedule import check_s
+from ._threads import single_threaded_blas
+from .exceptions import ConvergenceError, SpectralError
+
+__all__ = ["Levels", "lowest_levels", "BACKENDS", "register_backend"]
+
+#: default relative residual tolerance: ||H v - E v|| <= tol * ||H(s)||_est
+DEFAULT_TOL = 1e-10
+#: largest dimension the "auto" backend solves densely
+AUTO_DENSE_MAX_DIM = 256
+#: largest dimension any retry falls back to dense for
+FALLBACK_DENSE_MAX_DIM = 4096
+
+
+@dataclass
+class Levels:
+    """The ``k`` lowest eigenpairs of ``H(s)``.
+
+    Attributes
+    ----------
+    s : float
+        Schedule point.
+    energies : (k,) ndarray
+        Eigenvalues, ascending (dimensionless energy, DESIGN.md).
+    vectors : (dim, k) ndarray
+        Normalised eigenvectors as columns (the layout of ``numpy.linalg.eigh``), in the
+        Hamiltonian's sector basis.
+    residuals : (k,) ndarray
+        ``||H(s) v_j - E_j v_j||`` recomputed with the Numba operator.
+    backend : str
+        The backend that produced them (after any retry).
+    matvecs : int
+        Operator applications used (0 for dense and sparse backends).
+    """
+
+    s: float
+    energies: np.ndarray
+    vectors: np.ndarray
+    residuals: np.ndarray
+    backend: str
+    matvecs: int = 0
+    block: np.ndarray | None = field(default=None, repr=False)  # warm-start block incl. guards
+
+    @property
+    def k(self) -> int:
+        return int(self.energies.size)
+
+
+Backend = Callable[..., tuple[np.ndarray, np.ndarray]]
+BACKENDS: dict[str, Backend] = {}
+
+
+def register_backend(name: str):
+    """Register an eigensolver ``f(H, s, k, v0, tol_abs, maxiter) -> (energies, rows)``.
+
+    ``rows`` has shape ``(p, dim)`` with ``p >= k`` (extra rows are kept for warm starts).
+    """
+
+    def deco(f: Backend) -> Backend:
+        BACKENDS[name] = f
+        return f
+
+    return deco
+
+
+@register_backend("dense")
+def _dense(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=None):
+    check_memory(8.0 * 3 * H.dim**2, n=H.n, what="the dense eigensolver", memory_limit=memory_limit)
+    D = H.to_dense(s, memory_limit=float("inf"))
+    p = min(H.dim, k + 2)
+    vals, vecs = sla.eigh(D, subset_by_index=[0, p - 1], driver="evr")
+    return vals, np.ascontiguousarray(vecs.T)
+
+
+def _arpack(op, H, s, k, v0, tol_abs, maxiter):
+    """Implicitly restarted Lanczos (ARPACK) for the k smallest eigenvalues of ``op``."""
+    start = None if v0 is None else np.ascontiguousarray(v0[:k].sum(axis=0))
+    ncv = min(H.dim, max(2 * k + 2, 24))
+    a, b = H.coefficients(s)
+    norm_est = _norm_estimate(H, a, b)
+    try:
+        vals, vecs = eigsh(op, k=k, which="SA", v0=start, ncv=ncv,
+                           tol=0.1 * tol_abs / norm_est, maxiter=maxiter)
+    except ArpackNoConvergence as exc:
+        raise ConvergenceError(
+            f"ARPACK converged {exc.eigenvalues.size} of {k} levels at s = {s} in {maxiter} "
+            "restarts", s=s, residuals=np.full(k, np.inf), tol=tol_abs) from exc
+    order = np.argsort(vals)
+    return vals[order], np.ascontiguousarray(vecs[:, order].T)
+
+
+@register_backend("sparse")
+def _sparse(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=None):
+    """scipy CSR matrix + ARPACK (eigsh)."""
+    check_memory(2 * 12.0 * H.dim * (H.nbits + 2), n=H.n, what="the sparse (CSR) eigensolver",
+                 memory_limit=memory_limit)
+    if k >= H.dim - 1:
+        return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
+    return _arpack(H.to_sparse(s), H, s, k, v0, tol_abs, maxiter)
+
+
+@register_backend("matrix-free")
+def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=None,
+                 seed: int = 0):
+    """The Numba operator + thick-restart Lanczos; no matrix is ever built."""
+    if k >= H.dim - 1:
+        return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
+    ncv = min(H.dim, max(2 * k + 8, 20))
+    check_memory(8.0 * H.dim * (ncv + 4 + k), n=H.n, what="the matrix-free eigensolver",
+                 memory_limit=memory_limit)
+    rng = np.random.default_rng(seed)
+    start = rng.standard_normal(H.dim) if v0 is None else v0[:k].sum(axis=0)
+    a, b = H.coefficients(s)
+    nbits, flip = H.nbits, H.flip_sign
+    diag = H._diag
+
+    def apply(x, out):
+        hamiltonian_matvec(x, diag, a, b, nbits, flip, out)
+        H.matvecs += 1
+
+    vals, X, est, _ = thick_restart_lanczos(apply, start, k, 0.5 * tol_abs, maxiter, ncv, rng)
+    if np.any(est > 0.5 * tol_abs):
+        raise ConvergenceError(
+            f"Lanczos did not converge at s = {s} in {maxiter} restarts (estimates {est})",
+            s=s, residuals=est, tol=tol_abs)
+    return vals, X
+
+
+def _norm_estimate(H: AnnealingHamiltonian, a: float, b: float) -> float:
+    """An upper bound of ||H(s)||_2: A * (number of flip terms) + B * max|H_P|."""
+    flips = H.nbits + (H.flip_sign != 0.0)
+    return max(abs(a) * flips + abs(b) * float(np.max(np.abs(H._diag))), 1e-300)
+
+
+def _exact_levels(H: AnnealingHamiltonian, s: float, k: int):
+    """Closed-form levels where H(s) is diagonal (A(s) = 0) or a pure driver (B(s) = 0).
+
+    Returns ``None`` elsewhere. For B = 0 the eigenvectors are Walsh functions
+    ``(-1)**popcount(b & c)``, energy ``-A * (n - 2 * popcount(c))``; in a spin-flip sector
+    only the Walsh indices of matching parity survive.
+    """
+    a, b = H.coefficients(s)
+    if a == 0.0:
+        diag = b * H._diag
+        idx = np.argsort(diag, kind="stable")[:k]
+        rows = np.zeros((k, H.dim))
+        rows[np.arange(k), idx] = 1.0
+        return diag[idx], rows
+    if b == 0.0:
+        n = H.n
+        parity = {"full": None, "even": 0, "odd": 1}[H.sector]
+        codes = []
+        for w in range(n + 1):  # Walsh indices by weight: lowest driver levels first
+            if parity is None or w % 2 == parity:
+                codes.extend((w, sum(1 << i for i in c)) for c in combinations(range(n), w))
+            if len(codes) >= k:
+                break
+        codes = codes[:k]
+        idx = np.arange(H.dim)
+        rows = np.empty((k, H.dim))
+        for j, (_, c) in enumerate(codes):
+            masked = idx & (c & (H.dim - 1))
+            pop = np.zeros(H.dim, dtype=np.int64)
+            for i in range(H.nbits):
+                pop += (masked >> i) & 1
+            rows[j] = np.where(pop % 2 == 0, 1.0, -1.0) / np.sqrt(H.dim)
+        weights = np.array([w for w, _ in codes], dtype=float)
+        return -a * (n - 2.0 * weights), rows
+    return None
+
+
+def lowest_levels(
+    H: AnnealingHamiltonian,
+    s: float,
+    k: int,
+    v0: np.ndarray | None = None,
+    *,
+    backend: str = "auto",
+    tol: float = DEFAULT_TOL,
+    maxiter: int = 500,
+    memory_limit: float | None = None,
+    retry: bool = True,
+) -> Levels:
+    """The ``k`` lowest eigenpairs of ``H(s)`` with their residual norms.
+
+    Parameters
+    ----------
+    H : AnnealingHamiltonian
+        The operator (in its sector).
+    s : float
+        Schedule point in [0, 1].
+    k : int
+        Number of levels, ``1 <= k <= H.dim``.
+    v0 : ndarray, optional
+        Warm start: vectors as columns ``(dim, m)`` (e.g. the previous ``Levels.vectors``)
+        or a single vector ``(dim,)``.
+    backend : {"auto", "dense", "sparse", "matrix-free"}
+        ``"auto"`` is dense for ``dim <= 256``, else matrix-free (see :data:`BACKENDS`).
+    tol : float
+        Relative residual tolerance: every pair must satisfy
+        ``||H v - E v|| <= tol * (A(s) * n + B(s) * max|H_P|)``.
+    maxiter : int
+        Iteration limit of the iterative backends.
+    memory_limit : float, optional
+        Bytes allowed (default: 90 % of available memory).
+    retry : bool
+        If the first backend does not converge: retry with more iterations and a random
+        restart, then ``"sparse"``, then ``"dense"`` where ``dim <= 4096``. Never returns an
+        unconverged pair: raises :class:`ConvergenceError` with the residuals instead.
+
+    Returns
+    -------
+    Levels
+    """
+    with single_threaded_blas():
+        return _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry)
+
+
+def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry) -> Levels:
+    s = float(check_s(s))
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        raise TypeError(f"k must be an integer, got {type(k).__name__}.")
+    if not 1 <= k <= H.dim:
+        raise SpectralError(f"k must satisfy 1 <= k <= dim = {H.dim}, got k = {k}.")
+    if backend != "auto" and backend not in BACKENDS:
+        raise SpectralError(f"unknown backend {backend!r}; choose one of {['auto', *BACKENDS]}.")
+    rows = None
+    if v0 is not None:
+        v0 = np.asarray(v0, dtype=np.float64)
+        if v0.ndim == 1:
+            v0 = v0[:, None]
+        if v0.ndim != 2 or v0.shape[0] != H.dim:
+            raise SpectralError(f"v0 must have shape ({H.dim},) or ({H.dim}, m), got {v0.shape}.")
+        rows = np.ascontiguousarray(v0.T)
+    a, b = H.coefficients(s)
+    tol_abs = tol * _norm_estimate(H, a, b)
+    exact = _exact_levels(H, s, k)
+    if exact is not None:
+        vals, X = exact
+        res = np.linalg.norm(H._apply(a, b, X) - vals[:, None] * X, axis=1)
+        H.matvecs -= k
+        return Levels(s=s, energies=vals, vectors=X.T, residuals=res, backend="exact", block=X)
+    first = ("dense" if H.dim <= AUTO_DENSE_MAX_DIM else "matrix-free") if backend == "auto" else backend
+    attempts = [(first, {"maxiter": maxiter, "rows": rows})]
+    if retry:
+        if first == "matrix-free":
+            attempts.append(("matrix-free", {"maxiter": 4 * maxiter, "rows": None, "seed": 1}))
+        if first != "sparse" and first != "dense":
+            attempts.append(("sparse", {"maxiter": 20 * maxiter, "rows": rows}))
+        if first != "dense" and H.dim <= FALLBACK_DENSE_MAX_DIM:
+            attempts.append(("dense", {"maxiter": maxiter, "rows": None}))
+    failures = []
+    for name, opts in attempts:
+        before = H.matvecs
+        extra = {"seed": opts["seed"]} if "seed" in opts else {}
+        try:
+            vals, X = BACKENDS[name](H, s, k, opts["rows"], tol_abs, opts["maxiter"],
+                                     memory_limit=memory_limit, **extra)
+        except ConvergenceError as exc:
+            failures.append(f"{name}: {exc}")
+            continue
+        used = H.matvecs - before
+        X = X / np.linalg.norm(X, axis=1, keepdims=True)
+        res = np.linalg.norm(H._apply(a, b, X[:k]) - vals[:k, None] * X[:k], axis=1)
+        H.matvecs -= k  # the check is bookkeeping, not solver work
+        if np.all(res <= tol_abs):
+            if failures:
+                warnings.warn(f"lowest_levels at s = {s}: {'; '.join(failures)}; used {name}.",
+                              RuntimeWarning, stacklevel=2)
+            return Levels(s=s, energies=np.asarray(vals[:k], dtype=float),
+                          vectors=X[:k].T, residuals=res, backend=name, matvecs=used, block=X)
+        failures.append(f"{name}: residuals {np.array2string(res, precision=2)} > {tol_abs:.2e}")
+    raise ConvergenceError(
+        f"no backend converged the {k} lowest levels at s = {s} to residual {tol_abs:.2e}: "
+        + "; ".join(failures)
+        + ". Loosen tol, raise maxiter, or use backend='dense' for small n.",
+        s=s, residuals=res if "res" in locals() else np.full(k, np.inf), tol=tol_abs,
+    )

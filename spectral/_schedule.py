@@ -1,0 +1,233 @@
+"""Annealing schedules A(s), B(s) on s in [0, 1]."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from os import PathLike
+
+import numpy as np
+
+from .exceptions import ScheduleError
+
+__all__ = ["Schedule"]
+
+_CHECK_POINTS = np.linspace(0.0, 1.0, 201)
+
+
+def check_s(s, name: str = "s") -> np.ndarray:
+    """Return ``s`` as a float64 array, or raise if any value is non-finite or outside [0, 1]."""
+    arr = np.asarray(s, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ScheduleError(f"{name} must be finite, got {s!r}.")
+    if np.any(arr < 0.0) or np.any(arr > 1.0):
+        bad = arr[(arr < 0.0) | (arr > 1.0)].ravel()[:3]
+        raise ScheduleError(
+            f"{name} must lie in [0, 1] (the annealing fraction), got values {bad.tolist()}."
+        )
+    return arr
+
+
+class Schedule:
+    """An annealing schedule ``H(s) = A(s) * H_D + B(s) * H_P`` for ``s`` in [0, 1].
+
+    Build one with :meth:`linear` (the default: A = 1 - s, B = s), :meth:`from_functions`
+    (two callables) or :meth:`from_table` / :meth:`from_csv` (tabulated values, e.g. a D-Wave
+    published schedule, linearly interpolated). A and B are dimensionless energies in the
+    units of the Hamiltonian (DESIGN.md); a D-Wave table in GHz is converted by the D-Wave
+    adapter, not here.
+
+    Calling ``schedule(s)`` returns ``(A(s), B(s))``; :meth:`derivative` returns
+    ``(A'(s), B'(s))``, used for Hellmann-Feynman level slopes.
+
+    Raises
+    ------
+    ScheduleError
+        If A or B is non-finite anywhere on [0, 1], or A(0) <= 0 (then H(0) has no unique
+        ground state and the anneal has no well-defined initial state).
+    """
+
+    def __init__(
+        self,
+        A: Callable[[np.ndarray], np.ndarray],
+        B: Callable[[np.ndarray], np.ndarray],
+        *,
+        dA: Callable[[np.ndarray], np.ndarray] | None = None,
+        dB: Callable[[np.ndarray], np.ndarray] | None = None,
+        name: str = "custom",
+        description: str | None = None,
+    ):
+        self._A, self._B, self._dA, self._dB = A, B, dA, dB
+        self.name = name
+        self.description = description or name
+        self._validate()
+
+    # --- constructors -------------------------------------------------------------------
+    @classmethod
+    def linear(cls) -> "Schedule":
+        """The standard linear schedule A(s) = 1 - s, B(s) = s."""
+        return cls(
+            lambda s: 1.0 - s,
+            lambda s: s,
+            dA=lambda s: -np.ones_like(s),
+            dB=lambda s: np.ones_like(s),
+            name="linear",
+            description="A(s) = 1 - s, B(s) = s",
+        )
+
+    @classmethod
+    def from_functions(
+        cls,
+        A: Callable[[float], float],
+        B: Callable[[float], float],
+        *,
+        dA: Callable[[float], float] | None = None,
+        dB: Callable[[float], float] | None = None,
+        name: str = "custom",
+    ) -> "Schedule":
+        """A schedule from two callables of s (scalars or arrays); derivatives optional.
+
+        Without ``dA``/``dB`` the slopes are taken by central differences (step 1e-6,
+        one-sided at the ends).
+        """
+        if not (callable(A) and callable(B)):
+            raise TypeError("A and B must be callables of s, e.g. lambda s: 1 - s.")
+        return cls(_vectorize(A), _vectorize(B), dA=_vectorize(dA) if dA else None,
+                   dB=_vectorize(dB) if dB else None, name=name)
+
+    @classmethod
+    def from_table(cls, s, A, B, *, name: str = "table") -> "Schedule":
+        """A schedule from tabulated ``(s, A, B)``, linearly interpolated.
+
+        ``s`` must be strictly increasing and span exactly [0, 1] (a D-Wave schedule file does).
+        """
+        s = np.asarray(s, dtype=np.float64)
+        A = np.asarray(A, dtype=np.float64)
+        B = np.asarray(B, dtype=np.float64)
+        if s.ndim != 1 or s.shape != A.shape or s.shape != B.shape or s.size < 2:
+            raise ScheduleError(
+                f"a schedule table needs three 1-D columns of equal length >= 2, got shapes "
+                f"s{s.shape}, A{A.shape}, B{B.shape}."
+            )
+        for label, col in (("s", s), ("A", A), ("B", B)):
+            if not np.all(np.isfinite(col)):
+                raise ScheduleError(f"schedule table column {label} has non-finite values.")
+        if np.any(np.diff(s) <= 0):
+            raise ScheduleError("schedule table column s must be strictly increasing.")
+        if s[0] != 0.0 or s[-1] != 1.0:
+            raise ScheduleError(
+                f"schedule table must span s in [0, 1] exactly, got [{s[0]}, {s[-1]}]."
+            )
+        slopes_A = np.diff(A) / np.diff(s)
+        slopes_B = np.diff(B) / np.diff(s)
+
+        def seg(x):
+            return np.clip(np.searchsorted(s, x, side="right") - 1, 0, s.size - 2)
+
+        digest = hashlib.sha256(np.stack([s, A, B]).tobytes()).hexdigest()[:12]
+        return cls(
+            lambda x: np.interp(x, s, A),
+            lambda x: np.interp(x, s, B),
+            dA=lambda x: slopes_A[seg(x)],
+            dB=lambda x: slopes_B[seg(x)],
+            name=name,
+            description=f"table of {s.size} points (sha256 {digest})",
+        )
+
+    @classmethod
+    def from_csv(cls, path: str | PathLike, *, name: str | None = None) -> "Schedule":
+        """Read a schedule table from a CSV file with columns s, A, B (a header line is allowed).
+
+        Extra columns are ignored. Units are taken as they are: convert a D-Wave table (GHz)
+        with the D-Wave adapter if you need physical time.
+        """
+        try:
+            data = np.genfromtxt(path, delimiter=",", dtype=np.float64, comments="#")
+        except OSError as exc:
+            raise FileNotFoundError(f"schedule file {path!s} could not be read: {exc}") from exc
+        data = np.atleast_2d(data)
+        data = data[~np.all(np.isnan(data), axis=1)]  # header rows parse as NaN
+        if data.shape[1] < 3:
+            raise ScheduleError(f"schedule file {path!s} needs at least 3 columns (s, A, B).")
+        return cls.from_table(data[:, 0], data[:, 1], data[:, 2], name=name or str(path))
+
+    # --- evaluation ---------------------------------------------------------------------
+    def __call__(self, s):
+        """``(A(s), B(s))`` as floats for scalar ``s``, arrays otherwise."""
+        arr = check_s(s)
+        a, b = np.asarray(self._A(arr), dtype=float), np.asarray(self._B(arr), dtype=float)
+        if arr.ndim == 0:
+            return float(a), float(b)
+        return np.broadcast_to(a, arr.shape).copy(), np.broadcast_to(b, arr.shape).copy()
+
+    def derivative(self, s):
+        """``(dA/ds, dB/ds)`` at ``s`` (exact where given, else central differences)."""
+        arr = check_s(s)
+        if self._dA is not None and self._dB is not None:
+            da = np.asarray(self._dA(arr), dtype=float)
+            db = np.asarray(self._dB(arr), dtype=float)
+        else:
+            step = 1e-6
+            lo = np.clip(arr - step, 0.0, 1.0)
+            hi = np.clip(arr + step, 0.0, 1.0)
+            a_lo, b_lo = self._A(lo), self._B(lo)
+            a_hi, b_hi = self._A(hi), self._B(hi)
+            da = (np.asarray(a_hi) - a_lo) / (hi - lo)
+            db = (np.asarray(b_hi) - b_lo) / (hi - lo)
+        if arr.ndim == 0:
+            return float(da), float(db)
+        return np.broadcast_to(da, arr.shape).copy(), np.broadcast_to(db, arr.shape).copy()
+
+    def _validate(self) -> None:
+        try:
+            a = np.asarray(self._A(_CHECK_POINTS), dtype=float) * np.ones_like(_CHECK_POINTS)
+            b = np.asarray(self._B(_CHECK_POINTS), dtype=float) * np.ones_like(_CHECK_POINTS)
+        except Exception as exc:  # a user callable failed: say which schedule, keep the cause
+            raise ScheduleError(f"schedule {self.name!r} could not be evaluated on [0, 1]: {exc}") from exc
+        for label, col in (("A", a), ("B", b)):
+            if not np.all(np.isfinite(col)):
+                where = _CHECK_POINTS[~np.isfinite(col)][:3]
+                raise ScheduleError(
+                    f"schedule {self.name!r}: {label}(s) is not finite at s = {where.tolist()}."
+                )
+        if not a[0] > 0.0:
+            raise ScheduleError(
+                f"schedule {self.name!r}: A(0) = {a[0]} must be > 0, otherwise H(0) has no unique "
+                "ground state (the driver -sum X_i must dominate at s = 0)."
+            )
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.description})"
+
+
+def _vectorize(f):
+    if f is None:
+        return None
+
+    def g(s):
+        s = np.asarray(s, dtype=float)
+        try:
+            out = np.asarray(f(s), dtype=float)
+            if out.shape == s.shape or out.ndim == 0:
+                return out
+        except Exception:  # callable not written for arrays: fall back to a loop below
+            pass
+        return np.vectorize(lambda x: float(f(float(x))), otypes=[float])(s)
+
+    return g
+
+
+def resolve_schedule(schedule) -> Schedule:
+    """``None`` -> linear; a :class:`Schedule` as is; a pair of callables; a path to a CSV."""
+    if schedule is None:
+        return Schedule.linear()
+    if isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, (str, PathLike)):
+        return Schedule.from_csv(schedule)
+    if isinstance(schedule, tuple) and len(schedule) == 2 and all(callable(f) for f in schedule):
+        return Schedule.from_functions(*schedule)
+    raise TypeError(
+        "schedule must be None (linear), a spectral.Schedule, a pair of callables (A, B) or the "
+        f"path of a CSV table, got {type(schedule).__name__}."
+    )
