@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._kernels import project_out
+
 #: DGKS criterion: re-orthogonalise when the norm dropped below this fraction.
 _DGKS = 0.7071067811865476
 
@@ -58,10 +60,13 @@ def thick_restart_lanczos(
     """
     dim = v0.shape[0]
     m = min(ncv, dim)
-    keep = min(m - 2, k + max(k, 6))
+    keep = min(m - 2, max(k + 6, m // 3))
     V = np.empty((m + 1, dim))
     T = np.zeros((m, m))
     V[0] = v0 / np.linalg.norm(v0)
+    h = np.empty(m + 1)
+    h2 = np.empty(m + 1)
+    all_rows = np.arange(m + 1, dtype=np.int64)
     j0 = 0
     beta = 0.0
     for restart in range(maxiter + 1):
@@ -69,15 +74,14 @@ def thick_restart_lanczos(
             w = V[j + 1]
             apply(V[j], w)
             norm0 = np.linalg.norm(w)
-            h = V[: j + 1] @ w
-            w -= h @ V[: j + 1]
+            rows = all_rows[: j + 1]
+            project_out(V, rows, w, h)
             beta = np.linalg.norm(w)
             if beta < _DGKS * norm0:
-                h2 = V[: j + 1] @ w
-                w -= h2 @ V[: j + 1]
-                h += h2
+                project_out(V, rows, w, h2)
+                h[: rows.size] += h2[: rows.size]
                 beta = np.linalg.norm(w)
-            T[: j + 1, j] = h
+            T[: j + 1, j] = h[: j + 1]
             if j + 1 < m:
                 T[j + 1, j] = beta
             if beta <= 1e-14 * max(norm0, 1.0):  # invariant subspace: continue with a new direction

@@ -122,7 +122,7 @@ def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_lim
     """The Numba operator + thick-restart Lanczos; no matrix is ever built."""
     if k >= H.dim - 1:
         return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
-    ncv = min(H.dim, max(2 * k + 8, 20))
+    ncv = min(H.dim, max(2 * k + 10, 32))
     check_memory(8.0 * H.dim * (ncv + 4 + k), n=H.n, what="the matrix-free eigensolver",
                  memory_limit=memory_limit)
     rng = np.random.default_rng(seed)
