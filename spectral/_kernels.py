@@ -145,37 +145,3 @@ def ising_block_energies(h, J, out):
                 e += J[i, j] * si * (2.0 * ((b >> j) & 1) - 1.0)
         out[b] = e
 
-
-_CHUNK = 1 << 14
-
-
-@njit(void(float64[:, ::1], int64[::1], float64[::1], float64[::1]), **NJIT_PARALLEL_FLAGS)
-def project_out(V, rows, w, h):
-    """Classical Gram-Schmidt step against the rows ``V[rows]``.
-
-    ``h[r] = V[rows[r]] @ w`` for each r, then ``w -= sum_r h[r] * V[rows[r]]``. Parallel over
-    chunks of the vector; each chunk of the basis is read once per pass. ``h`` must have
-    length >= len(rows).
-    """
-    dim = w.shape[0]
-    nrows = rows.shape[0]
-    nchunks = (dim + _CHUNK - 1) // _CHUNK
-    partial = np.zeros((nchunks, nrows))
-    for c in prange(nchunks):
-        lo = c * _CHUNK
-        hi = min(dim, lo + _CHUNK)
-        wc = w[lo:hi]
-        for r in range(nrows):
-            partial[c, r] = np.dot(V[rows[r], lo:hi], wc)  # BLAS ddot: vectorised reduction
-    for r in range(nrows):
-        h[r] = 0.0
-        for c in range(nchunks):
-            h[r] += partial[c, r]
-    for c in prange(nchunks):
-        lo = c * _CHUNK
-        hi = min(dim, lo + _CHUNK)
-        for r in range(nrows):
-            coef = h[r]
-            i = rows[r]
-            for x in range(lo, hi):
-                w[x] -= coef * V[i, x]

@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._kernels import project_out
-
 #: DGKS criterion: re-orthogonalise when the norm dropped below this fraction.
 _DGKS = 0.7071067811865476
+#: steps between convergence tests inside a cycle
+_CHECK_EVERY = 4
 
 
 def thick_restart_lanczos(
@@ -64,9 +64,6 @@ def thick_restart_lanczos(
     V = np.empty((m + 1, dim))
     T = np.zeros((m, m))
     V[0] = v0 / np.linalg.norm(v0)
-    h = np.empty(m + 1)
-    h2 = np.empty(m + 1)
-    all_rows = np.arange(m + 1, dtype=np.int64)
     j0 = 0
     beta = 0.0
     for restart in range(maxiter + 1):
@@ -74,14 +71,28 @@ def thick_restart_lanczos(
             w = V[j + 1]
             apply(V[j], w)
             norm0 = np.linalg.norm(w)
-            rows = all_rows[: j + 1]
-            project_out(V, rows, w, h)
+            # local three-term step first, so that the full pass only removes rounding-level
+            # components and the DGKS second pass is rarely needed
+            local = 0.0
+            if j > j0:
+                local = beta
+                w -= beta * V[j - 1]
+            alpha = float(V[j] @ w)
+            w -= alpha * V[j]
+            norm1 = np.linalg.norm(w)
+            basis = V[: j + 1]
+            h = basis @ w
+            w -= h @ basis
             beta = np.linalg.norm(w)
-            if beta < _DGKS * norm0:
-                project_out(V, rows, w, h2)
-                h[: rows.size] += h2[: rows.size]
+            if beta < _DGKS * norm1:
+                h2 = basis @ w
+                w -= h2 @ basis
+                h += h2
                 beta = np.linalg.norm(w)
-            T[: j + 1, j] = h[: j + 1]
+            h[j] += alpha
+            if j > j0:
+                h[j - 1] += local
+            T[: j + 1, j] = h
             if j + 1 < m:
                 T[j + 1, j] = beta
             if beta <= 1e-14 * max(norm0, 1.0):  # invariant subspace: continue with a new direction
@@ -95,12 +106,16 @@ def thick_restart_lanczos(
                     T[j + 1, j] = 0.0
             else:
                 w /= beta
-        M = np.triu(T) + np.triu(T, 1).T
-        theta, Y = np.linalg.eigh(M)
-        est = np.abs(beta * Y[m - 1, :])
-        if np.all(est[:k] <= tol) or restart == maxiter:
-            X = Y[:, :k].T @ V[:m]
-            return theta[:k], X, est[:k], restart
+            # early exit: test convergence every few steps, not only at the end of a cycle,
+            # so that a good warm start pays off
+            last = j + 1
+            if last == m or (last >= k + 2 and (last - j0) % _CHECK_EVERY == 0):
+                M = np.triu(T[:last, :last]) + np.triu(T[:last, :last], 1).T
+                theta, Y = np.linalg.eigh(M)
+                est = np.abs(beta * Y[last - 1, :])
+                if np.all(est[:k] <= tol) or (last == m and restart == maxiter):
+                    X = Y[:, :k].T @ V[:last]
+                    return theta[:k], X, est[:k], restart
         # thick restart: keep the lowest `keep` Ritz vectors, continue from the residual direction
         V[:keep] = Y[:, :keep].T @ V[:m]
         V[keep] = V[m]

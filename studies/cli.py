@@ -1,0 +1,139 @@
+"""The ``qaxai`` command line.
+
+``qaxai gap PROBLEM`` -- the minimum gap of a BQM's annealing Hamiltonian.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qaxai",
+        description="Explain CNN classifiers by quantum-annealing feature selection, and study "
+        "the annealing itself.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    gap = sub.add_parser(
+        "gap",
+        help="minimum gap of H(s) = A(s) H_D + B(s) H_P for a BQM",
+        description="Locate the minimum gap Delta_min = min_s [E_d(s) - E_0(s)] of the annealing "
+        "Hamiltonian of a BQM (d = degeneracy of the problem's minimum) and its position s*.",
+    )
+    gap.add_argument("problem", help="a BQM file (dimod binary, JSON or COO) or builtin:NAME "
+                     "(builtin:selection12 ships with qaxai)")
+    gap.add_argument("--levels", type=int, default=None,
+                     help="levels to compute and plot (default d + 1, at least 2 for --plot)")
+    gap.add_argument("--s-tol", type=_positive_float, default=1e-6, help="tolerance on s* (default 1e-6)")
+    gap.add_argument("--coarse-points", type=int, default=33, help="points of the coarse sweep (default 33)")
+    gap.add_argument("--schedule", default=None,
+                     help="CSV file with columns s, A, B (default: linear A = 1 - s, B = s)")
+    gap.add_argument("--scale", default="auto",
+                     help="'auto' (divide by the largest |h|, |J|), 'none', or a positive number")
+    gap.add_argument("--sector", choices=["auto", "full", "even"], default="auto",
+                     help="spin-flip sector (default auto: even when there are no linear terms)")
+    gap.add_argument("--backend", default="auto", help="eigensolver: auto, dense, sparse, matrix-free")
+    gap.add_argument("--vartype", choices=["SPIN", "BINARY"], default=None,
+                     help="vartype of a COO file without a '# vartype=' header")
+    gap.add_argument("--memory-limit", type=_positive_float, default=None,
+                     help="bytes allowed (default: 90%% of available memory)")
+    gap.add_argument("--json", action="store_true", help="print the result as JSON")
+    gap.add_argument("--plot", metavar="FILE", default=None,
+                     help="draw the lowest levels and the gap against s (PNG, PDF or SVG)")
+    gap.set_defaults(func=_cmd_gap)
+    return parser
+
+
+def _parse_scale(text: str):
+    if text == "auto":
+        return "auto"
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise SystemExit(f"qaxai gap: --scale must be 'auto', 'none' or a number, got {text!r}")
+    return value
+
+
+def _cmd_gap(args: argparse.Namespace) -> int:
+    import spectral
+
+    from .problems import load_bqm
+
+    timings = {}
+    t = time.perf_counter()
+    bqm = load_bqm(args.problem, vartype=args.vartype)
+    timings["load_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    H = spectral.AnnealingHamiltonian.from_bqm(
+        bqm, args.schedule, _parse_scale(args.scale), sector=args.sector,
+        memory_limit=args.memory_limit)
+    timings["build_s"] = time.perf_counter() - t
+    levels = args.levels
+    if args.plot and levels is None:
+        levels = max(H.degeneracy + 1, 4)
+    t = time.perf_counter()
+    result = spectral.min_gap(H, s_tol=args.s_tol, levels=levels,
+                              coarse_points=args.coarse_points, backend=args.backend,
+                              memory_limit=args.memory_limit)
+    timings["min_gap_s"] = time.perf_counter() - t
+    if args.plot:
+        from .figures import plot_levels
+
+        t = time.perf_counter()
+        plot_levels(result, args.plot, title=args.problem)
+        timings["plot_s"] = time.perf_counter() - t
+    summary = {
+        "problem": args.problem, "n": H.n, "vartype": bqm.vartype.name, "schedule": repr(H.schedule),
+        "scale": H.scale, "sector": result.sector, "degeneracy": result.degeneracy,
+        "delta_min": result.delta_min, "delta_min_bqm_units": result.delta_min * H.scale,
+        "s_star": result.s_star, "s_tol": args.s_tol, "levels": int(result.energies.shape[0]),
+        "evaluations": result.evaluations, "matvecs": result.matvecs,
+        "residuals": result.residuals.tolist(), "timings": timings,
+    }
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"problem      {args.problem}  ({H.n} variables, {bqm.vartype.name})")
+        print(f"schedule     {H.schedule!r}, energies divided by scale = {H.scale:.6g}")
+        print(f"sector       {result.sector}  (degeneracy of the minimum d = {result.degeneracy})")
+        print(f"Delta_min    {result.delta_min:.12g}  (x scale = {result.delta_min * H.scale:.12g} "
+              "in the BQM's energy unit)")
+        print(f"s*           {result.s_star:.9f}  (+- {args.s_tol:g})")
+        print(f"work         {result.evaluations} eigen-solves, {result.matvecs} matvecs, "
+              f"max residual {result.residuals.max():.1e}")
+        print("time         " + ", ".join(f"{k[:-2]} {v:.3f} s" for k, v in timings.items()))
+        if args.plot:
+            print(f"plot         {args.plot}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qaxai`` console script."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, MemoryError, TypeError) as exc:
+        print(f"qaxai {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
