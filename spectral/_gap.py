@@ -246,7 +246,7 @@ def min_gap(
     sector: str = "auto",
     s_tol: float = 1e-6,
     levels: int | None = None,
-    coarse_points: int = 33,
+    coarse_points: int = 17,
     max_candidates: int = 4,
     backend: str = "auto",
     tol: float = DEFAULT_TOL,
@@ -308,19 +308,24 @@ def min_gap(
         sl = tracker(s)[1]
         return float(sl[d] - sl[0])
 
+    # adaptive refinement near the bottom: subdivide every interval whose cubic Hermite
+    # interpolant could hold a value near the lowest one, until the interpolant predicts the
+    # midpoint correctly -- this resolves level crossings of E_d with E_{d+1} that put two
+    # local minima inside one coarse interval
+    s_pts, g_pts, d_pts = _adaptive_points(grid, gaps, slopes, gap, gap_slope, s_tol)
+
     # candidates: end points by value; interior brackets by slope sign change
-    best_s, best = (0.0, gaps[0]) if gaps[0] <= gaps[-1] else (1.0, gaps[-1])
-    candidates = [{"s": 0.0, "delta": float(gaps[0]), "bracket": (0.0, 0.0)},
-                  {"s": 1.0, "delta": float(gaps[-1]), "bracket": (1.0, 1.0)}]
-    spline = CubicHermiteSpline(grid, gaps, slopes)
+    best_s, best = (0.0, g_pts[0]) if g_pts[0] <= g_pts[-1] else (1.0, g_pts[-1])
+    candidates = [{"s": 0.0, "delta": float(g_pts[0]), "bracket": (0.0, 0.0)},
+                  {"s": 1.0, "delta": float(g_pts[-1]), "bracket": (1.0, 1.0)}]
     brackets = []
-    for j in range(grid.size - 1):
-        if slopes[j] < 0.0 < slopes[j + 1] or (slopes[j] < 0.0 and slopes[j + 1] == 0.0):
-            xs = np.linspace(grid[j], grid[j + 1], 17)
-            brackets.append((float(np.min(spline(xs))), grid[j], grid[j + 1], "slope"))
-    jmin = int(np.argmin(gaps))
-    if not brackets and 0 < jmin < grid.size - 1:
-        brackets.append((float(gaps[jmin]), grid[jmin - 1], grid[jmin + 1], "value"))
+    for j in range(s_pts.size - 1):
+        if d_pts[j] < 0.0 < d_pts[j + 1] or (d_pts[j] < 0.0 and d_pts[j + 1] == 0.0):
+            est = _hermite_min(s_pts[j], s_pts[j + 1], g_pts[j], g_pts[j + 1], d_pts[j], d_pts[j + 1])
+            brackets.append((est, s_pts[j], s_pts[j + 1], "slope"))
+    jmin = int(np.argmin(g_pts))
+    if not brackets and 0 < jmin < s_pts.size - 1:
+        brackets.append((float(g_pts[jmin]), s_pts[jmin - 1], s_pts[jmin + 1], "value"))
     brackets.sort(key=lambda b: b[0])
     for estimate, lo, hi, how in brackets[:max_candidates]:
         if len(candidates) > 2 and estimate > best + 0.25 * abs(best):
@@ -341,3 +346,48 @@ def min_gap(
         matvecs=H.matvecs - start, evaluations=tracker.evaluations, candidates=candidates,
         seconds=time.perf_counter() - t0,
     )
+
+
+#: relative error of the Hermite midpoint prediction that counts as "resolved"
+_HERMITE_RTOL = 1e-3
+#: most rounds of adaptive subdivision, and most new points per round
+_ADAPT_ROUNDS = 8
+_ADAPT_POINTS = 8
+
+
+def _hermite_min(a, b, ga, gb, da, db) -> float:
+    xs = np.linspace(a, b, 17)
+    return float(np.min(CubicHermiteSpline([a, b], [ga, gb], [da, db])(xs)))
+
+
+def _adaptive_points(grid, gaps, slopes, gap, gap_slope, s_tol):
+    """Subdivide intervals near the bottom of Delta(s) until cubic Hermite interpolation of
+    (Delta, dDelta/ds) predicts each new midpoint to a relative 1e-3."""
+    pts = {float(s): (float(g), float(d)) for s, g, d in zip(grid, gaps, slopes)}
+    resolved: set[tuple[float, float]] = set()
+    for _ in range(_ADAPT_ROUNDS):
+        s_arr = np.array(sorted(pts))
+        g_arr = np.array([pts[s][0] for s in s_arr])
+        d_arr = np.array([pts[s][1] for s in s_arr])
+        floor = float(g_arr.min())
+        todo = []
+        for j in range(s_arr.size - 1):
+            a, b = s_arr[j], s_arr[j + 1]
+            if (a, b) in resolved or b - a <= 64 * s_tol:
+                continue
+            est = _hermite_min(a, b, g_arr[j], g_arr[j + 1], d_arr[j], d_arr[j + 1])
+            if est <= floor + 0.25 * abs(floor):
+                todo.append((est, a, b, g_arr[j], g_arr[j + 1], d_arr[j], d_arr[j + 1]))
+        if not todo:
+            break
+        todo.sort()
+        for est, a, b, ga, gb, da, db in todo[:_ADAPT_POINTS]:
+            mid = 0.5 * (a + b)
+            predicted = float(CubicHermiteSpline([a, b], [ga, gb], [da, db])(mid))
+            value, slope = gap(mid), gap_slope(mid)
+            pts[mid] = (value, slope)
+            if abs(predicted - value) <= _HERMITE_RTOL * abs(value) + 1e-12:
+                resolved.update({(a, mid), (mid, b)})
+    s_arr = np.array(sorted(pts))
+    return s_arr, np.array([pts[s][0] for s in s_arr]), np.array([pts[s][1] for s in s_arr])
+

@@ -39,7 +39,7 @@ def _build_parser() -> argparse.ArgumentParser:
     gap.add_argument("--levels", type=int, default=None,
                      help="levels to compute and plot (default d + 1, at least 2 for --plot)")
     gap.add_argument("--s-tol", type=_positive_float, default=1e-6, help="tolerance on s* (default 1e-6)")
-    gap.add_argument("--coarse-points", type=int, default=33, help="points of the coarse sweep (default 33)")
+    gap.add_argument("--coarse-points", type=int, default=17, help="points of the coarse sweep (default 17)")
     gap.add_argument("--schedule", default=None,
                      help="CSV file with columns s, A, B (default: linear A = 1 - s, B = s)")
     gap.add_argument("--scale", default="auto",
