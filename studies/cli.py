@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, MemoryError, TypeError) as exc:
+    except (OSError, ValueError, MemoryError, TypeError) as exc:
         print(f"qaxai {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

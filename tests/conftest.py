@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+if "PYTEST_XDIST_WORKER" in os.environ:  # one Numba thread per worker: workers fill the cores
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
