@@ -47,6 +47,8 @@ class AnnealingHamiltonian:
         The schedule A(s), B(s).
     sector : str
         ``"full"``, ``"even"`` or ``"odd"``.
+    matvecs : int
+        Operator applications so far (a counter for benchmarks; reset it freely).
     """
 
     def __init__(self, problem: IsingProblem, schedule: Schedule, scale: float, sector: str,

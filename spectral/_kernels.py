@@ -13,7 +13,12 @@ from __future__ import annotations
 import numpy as np
 from numba import complex128, float64, int64, njit, prange, void
 
-from ._config import BLOCK_BITS, NJIT_FLAGS, NJIT_PARALLEL_FLAGS
+from ._config import NJIT_FLAGS, NJIT_PARALLEL_FLAGS
+
+#: log2 of the number of basis states handled as one cache block by the matvec kernel
+#: (2**11 float64 = 16 KiB). Kept in this file: Numba's cache keys on this file's source, so a
+#: constant imported from elsewhere could be baked stale into a cached kernel.
+BLOCK_BITS = 11
 
 _MATVEC_SIGNATURES = [
     void(float64[::1], float64[::1], float64, float64, int64, float64, float64[::1]),

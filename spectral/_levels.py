@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from itertools import combinations
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from itertools import combinations
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
@@ -56,7 +56,6 @@ class Levels:
     residuals: np.ndarray
     backend: str
     matvecs: int = 0
-    block: np.ndarray | None = field(default=None, repr=False)  # warm-start block incl. guards
 
     @property
     def k(self) -> int:
@@ -68,9 +67,13 @@ BACKENDS: dict[str, Backend] = {}
 
 
 def register_backend(name: str):
-    """Register an eigensolver ``f(H, s, k, v0, tol_abs, maxiter) -> (energies, rows)``.
+    """Register an eigensolver under ``name``.
 
-    ``rows`` has shape ``(p, dim)`` with ``p >= k`` (extra rows are kept for warm starts).
+    The function is called as ``f(H, s, k, v0, tol_abs, maxiter, memory_limit=None)`` with
+    ``v0`` warm-start vectors as rows ``(m, dim)`` or None, and returns ``(energies, rows)``:
+    ascending energies and normalised eigenvectors as rows ``(p, dim)``, ``p >= k``. It raises
+    :class:`ConvergenceError` when it cannot reach ``tol_abs``; :func:`lowest_levels` then
+    tries the next backend.
     """
 
     def deco(f: Backend) -> Backend:
@@ -256,7 +259,7 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry) -> L
         vals, X = exact
         res = np.linalg.norm(H._apply(a, b, X) - vals[:, None] * X, axis=1)
         H.matvecs -= k
-        return Levels(s=s, energies=vals, vectors=X.T, residuals=res, backend="exact", block=X)
+        return Levels(s=s, energies=vals, vectors=X.T, residuals=res, backend="exact")
     first = ("dense" if H.dim <= AUTO_DENSE_MAX_DIM else "matrix-free") if backend == "auto" else backend
     attempts = [(first, {"maxiter": maxiter, "rows": rows})]
     if retry:
@@ -267,6 +270,7 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry) -> L
         if first != "dense" and H.dim <= FALLBACK_DENSE_MAX_DIM:
             attempts.append(("dense", {"maxiter": maxiter, "rows": None}))
     failures = []
+    res = np.full(k, np.inf)
     for name, opts in attempts:
         before = H.matvecs
         extra = {"seed": opts["seed"]} if "seed" in opts else {}
@@ -285,11 +289,11 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry) -> L
                 warnings.warn(f"lowest_levels at s = {s}: {'; '.join(failures)}; used {name}.",
                               RuntimeWarning, stacklevel=2)
             return Levels(s=s, energies=np.asarray(vals[:k], dtype=float),
-                          vectors=X[:k].T, residuals=res, backend=name, matvecs=used, block=X)
+                          vectors=X[:k].T, residuals=res, backend=name, matvecs=used)
         failures.append(f"{name}: residuals {np.array2string(res, precision=2)} > {tol_abs:.2e}")
     raise ConvergenceError(
         f"no backend converged the {k} lowest levels at s = {s} to residual {tol_abs:.2e}: "
         + "; ".join(failures)
         + ". Loosen tol, raise maxiter, or use backend='dense' for small n.",
-        s=s, residuals=res if "res" in locals() else np.full(k, np.inf), tol=tol_abs,
+        s=s, residuals=res, tol=tol_abs,
     )
