@@ -127,9 +127,16 @@ class MinGap:
 
 def as_hamiltonian(bqm_or_H, schedule=None, scale="auto", sector="auto",
                    memory_limit=None) -> AnnealingHamiltonian:
-    """Accept a BQM or an :class:`AnnealingHamiltonian` (then schedule/scale must be defaults)."""
+    """Accept a BQM, or an :class:`AnnealingHamiltonian` (its scale is fixed; a schedule given
+    here replaces its own)."""
     if isinstance(bqm_or_H, AnnealingHamiltonian):
         H = bqm_or_H
+        if scale != "auto":
+            raise SpectralError(
+                f"scale={scale!r} applies when building from a BQM; this AnnealingHamiltonian "
+                f"already has scale {H.scale:g}. Build it with AnnealingHamiltonian.from_bqm("
+                "bqm, scale=...) instead."
+            )
         if schedule is not None:
             H = H.with_schedule(schedule)
         return H.in_sector(sector) if sector != "auto" or H.sector == "full" else H

@@ -167,3 +167,13 @@ def test_result_serialises_to_json():
     result = spectral.min_gap(dimod.BinaryQuadraticModel({0: 1.0, 1: -0.3}, {(0, 1): 0.7}, 0.0, "SPIN"))
     doc = json.loads(json.dumps(result.to_dict()))
     assert doc["delta_min"] == result.delta_min and len(doc["s"]) == result.s.size
+
+
+def test_hamiltonian_input_keeps_its_scale_and_takes_a_schedule():
+    bqm = dimod.BinaryQuadraticModel({0: 2.0, 1: -1.0}, {(0, 1): 0.5}, 0.0, "SPIN")
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm, scale=None)
+    with pytest.raises(spectral.SpectralError, match="already has scale 1"):
+        spectral.min_gap(H, scale=2.0)
+    slow = spectral.Schedule.from_functions(lambda s: 2 * (1 - s), lambda s: s)
+    assert spectral.min_gap(H, schedule=slow).delta_min == pytest.approx(
+        spectral.min_gap(bqm, scale=None, schedule=slow).delta_min, abs=1e-12)
