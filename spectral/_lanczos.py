@@ -92,18 +92,13 @@ def thick_restart_lanczos(
             h[j] += alpha
             if j > j0:
                 h[j - 1] += local
-            T[: j + 1, j] = h
-            if j + 1 < m:
-                T[j + 1, j] = beta
+            T[: j + 1, j] = h  # upper triangle only: the projected matrix is its symmetrisation
             if beta <= 1e-14 * max(norm0, 1.0):  # invariant subspace: continue with a new direction
                 w[:] = rng.standard_normal(dim)
                 for _ in range(2):
                     w -= (V[: j + 1] @ w) @ V[: j + 1]
-                beta_new = np.linalg.norm(w)
-                w /= beta_new
-                beta = 0.0
-                if j + 1 < m:
-                    T[j + 1, j] = 0.0
+                w /= np.linalg.norm(w)
+                beta = 0.0  # no coupling to the new direction
             else:
                 w /= beta
             # early exit: test convergence every few steps, not only at the end of a cycle,
@@ -121,9 +116,7 @@ def thick_restart_lanczos(
         V[keep] = V[m]
         T[:] = 0.0
         T[np.arange(keep), np.arange(keep)] = theta[:keep]
-        T[:keep, keep] = beta * Y[m - 1, :keep]
-        # the column of V[keep] is filled in by the next step's projections (arrowhead form)
+        # the column of v_keep (the arrow couplings beta * Y[m-1, :keep]) is filled in by the
+        # next step's full projection h = V[:keep+1] @ (H v_keep)
         j0 = keep
-        # the step for j = keep computes h = V[:keep+1] @ (H v_keep), which includes the arrow
-        # couplings beta * Y[m-1, :keep]; T[:keep, keep] is overwritten consistently there.
     raise AssertionError("unreachable")  # pragma: no cover

@@ -6,8 +6,8 @@ For random "choose m of n" selection QUBOs (DESIGN.md's form, seeded) at n = 12,
 - ``spectral.min_gap`` (matrix-free Numba operator, thick-restart Lanczos, warm starts,
   refinement of s* to 1e-6);
 - the baseline: H(s) as a scipy CSR matrix and ``eigsh(k=2, which="SA")`` on a 101-point s grid,
-  Delta_min read off the grid (what the reference paper's code does); quspin's eigsh too if
-  quspin is installed. From n = 16 on one baseline point costs tens of seconds to minutes, so
+  Delta_min read off the grid (what the reference paper's code does). A quspin column is not
+  implemented: quspin is not installable on the machines this was written on. From n = 16 on one baseline point costs tens of seconds to minutes, so
   by default the baseline is timed there on every 10th grid point (11 points) and its 101-point
   time extrapolated (said so in the output); ``--full-baseline`` runs all 101.
 
@@ -96,14 +96,6 @@ def baseline(H: spectral.AnnealingHamiltonian, points: np.ndarray) -> tuple[floa
         vals = np.sort(eigsh(M, k=2, which="SA", return_eigenvectors=False))
         gaps.append(vals[1] - vals[0])
     return time.perf_counter() - t, np.array(gaps)
-
-
-def quspin_baseline(bqm, points):  # pragma: no cover - optional
-    try:
-        import quspin  # noqa: F401
-    except ImportError:
-        return None
-    return None  # quspin is not installed on the machines this was written on
 
 
 def main() -> None:
