@@ -262,9 +262,11 @@ def min_gap(
     """The minimum gap Delta_min and its location s*, refined to ``|s - s*| <= s_tol``.
 
     Method: a coarse sweep (``coarse_points`` equally spaced s, warm-started) gives Delta and
-    its slope dDelta/ds (Hellmann-Feynman) at each point. Every interval where the slope turns
-    from negative to positive brackets a local minimum -- even one narrower than the grid
-    spacing. Brackets are ranked by the minimum of the cubic Hermite interpolant of Delta and
+    its slope dDelta/ds (Hellmann-Feynman) at each point. Intervals whose cubic Hermite
+    interpolant comes within 25 % of the lowest value are bisected until the interpolant
+    predicts the midpoint to 1e-3 (this separates two minima that a crossing of E_d with
+    E_{d+1} can put into one coarse interval). Every interval where the slope turns from
+    negative to positive brackets a local minimum -- even one narrower than the grid spacing. Brackets are ranked by the minimum of the cubic Hermite interpolant of Delta and
     refined in that order by Brent's root search on the slope (``xtol = s_tol``), until the
     next bracket's estimate cannot beat the best refined value (at most ``max_candidates``).
     The end points s = 0 and s = 1 are candidates too. If no bracket exists (e.g. kinks of
