@@ -150,7 +150,13 @@ def as_hamiltonian(bqm_or_H, schedule=None, scale="auto", sector="auto",
 
 
 class _Tracker:
-    """Evaluates the lowest levels at any s, warm-started from the nearest point already solved."""
+    """Evaluates the lowest levels at any s, warm-started from the nearest point already solved.
+
+    Energies, slopes and residuals are kept for every point; eigenvectors only for the
+    ``_KEEP_VECTORS`` most recent points (at n = 24 one vector is 128 MiB).
+    """
+
+    _KEEP_VECTORS = 4
 
     def __init__(self, H: AnnealingHamiltonian, k: int, backend: str, tol: float,
                  memory_limit):
@@ -159,6 +165,7 @@ class _Tracker:
         self._s: list[float] = []
         self._levels: list[Levels] = []
         self._slopes: list[np.ndarray] = []
+        self._vectors: dict[float, np.ndarray] = {}  # insertion-ordered: oldest first
         self.evaluations = 0
 
     def __call__(self, s: float) -> tuple[Levels, np.ndarray]:
@@ -166,13 +173,16 @@ class _Tracker:
         i = bisect_left(self._s, s)
         if i < len(self._s) and self._s[i] == s:
             return self._levels[i], self._slopes[i]
-        near = None
-        if self._levels:
-            cands = [j for j in (i - 1, i) if 0 <= j < len(self._s)]
-            near = self._levels[min(cands, key=lambda j: abs(self._s[j] - s))]
-        lv = _lowest_levels(self.H, s, self.k, None if near is None else near.vectors,
-                            self.backend, self.tol, 500, self.memory_limit, True)
+        v0 = None
+        if self._vectors:
+            v0 = self._vectors[min(self._vectors, key=lambda x: abs(x - s))]
+        lv = _lowest_levels(self.H, s, self.k, v0, self.backend, self.tol, 500,
+                            self.memory_limit, True)
         slopes = self.H.level_slopes(s, lv.vectors.T)
+        self._vectors[s] = lv.vectors
+        if len(self._vectors) > self._KEEP_VECTORS:
+            del self._vectors[next(iter(self._vectors))]
+        lv.vectors = None  # kept only in the bounded cache above
         self._s.insert(i, s)
         self._levels.insert(i, lv)
         self._slopes.insert(i, slopes)
