@@ -276,8 +276,8 @@ def min_gap(
     interpolant comes within 25 % of the lowest value are bisected until the interpolant
     predicts the midpoint to 1e-3 (this separates two minima that a crossing of E_d with
     E_{d+1} can put into one coarse interval). Every interval where the slope turns from
-    negative to positive brackets a local minimum -- even one narrower than the grid spacing. Brackets are ranked by the minimum of the cubic Hermite interpolant of Delta and
-    refined in that order by Brent's root search on the slope (``xtol = s_tol``), until the
+    negative to positive brackets a local minimum -- even one narrower than the grid spacing.
+    Brackets are ranked by the minimum of the cubic Hermite interpolant of Delta and refined in that order by Brent's root search on the slope (``xtol = s_tol``), until the
     next bracket's estimate cannot beat the best refined value (at most ``max_candidates``).
     The end points s = 0 and s = 1 are candidates too. If no bracket exists (e.g. kinks of
     a tabulated schedule) the neighbourhood of the grid minimum is refined by bounded Brent
@@ -409,4 +409,3 @@ def _adaptive_points(grid, gaps, slopes, gap, gap_slope, s_tol):
                 resolved.update({(a, mid), (mid, b)})
     s_arr = np.array(sorted(pts))
     return s_arr, np.array([pts[s][0] for s in s_arr]), np.array([pts[s][1] for s in s_arr])
-

@@ -149,4 +149,3 @@ def ising_block_energies(h, J, out):
             for j in range(i + 1, n):
                 e += J[i, j] * si * (2.0 * ((b >> j) & 1) - 1.0)
         out[b] = e
-

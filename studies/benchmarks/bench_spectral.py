@@ -36,6 +36,7 @@ from numba import njit, prange  # noqa: E402
 from scipy.sparse.linalg import eigsh  # noqa: E402
 
 import spectral  # noqa: E402
+from studies.data.make_selection12 import selection_bqm  # noqa: E402
 
 
 def selection_qubo(n: int, seed: int, beta: float = 0.5) -> dimod.BinaryQuadraticModel:
@@ -48,10 +49,7 @@ def selection_qubo(n: int, seed: int, beta: float = 0.5) -> dimod.BinaryQuadrati
     feats /= np.linalg.norm(feats, axis=1, keepdims=True)
     R = feats @ feats.T
     np.fill_diagonal(R, 0.0)
-    lam = float(np.max(np.abs(r) + beta * R.sum(axis=1))) + 0.1
-    lin = {k: -r[k] + lam * (1 - 2 * m) for k in range(n)}
-    quad = {(k, l): beta * R[k, l] + 2 * lam for k in range(n) for l in range(k + 1, n)}
-    return dimod.BinaryQuadraticModel(lin, quad, lam * m * m, dimod.BINARY)
+    return selection_bqm(r, R, m, beta)
 
 
 @njit(parallel=True, cache=True)

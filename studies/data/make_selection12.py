@@ -42,10 +42,18 @@ def build(seed: int = 12, n: int = 12, m: int = 3, beta: float = 0.5) -> dimod.B
     norms = np.linalg.norm(flat, axis=1)
     R = (flat @ flat.T) / np.outer(norms, norms)
     np.fill_diagonal(R, 0.0)
-    lam = float(np.max(np.abs(r) + beta * R.sum(axis=1))) + 0.1
-    names = [f"map{k:02d}" for k in range(n)]
-    linear = {names[k]: -r[k] + lam * (1 - 2 * m) for k in range(n)}
-    quadratic = {(names[k], names[l]): beta * R[k, l] + 2 * lam for k in range(n) for l in range(k + 1, n)}
+    return selection_bqm(r, R, m, beta, [f"map{k:02d}" for k in range(n)])
+
+
+def selection_bqm(r, R, m: int, beta: float, labels=None) -> dimod.BinaryQuadraticModel:
+    """``-sum r x + beta sum_{k<l} R x x + lam (sum x - m)**2`` expanded into a BINARY BQM,
+    with lam = max_k(|r_k| + beta * sum_l |R_kl|) + 0.1 (the rule proven in the module doc)."""
+    n = len(r)
+    labels = list(range(n)) if labels is None else labels
+    lam = float(np.max(np.abs(r) + beta * np.abs(R).sum(axis=1))) + 0.1
+    linear = {labels[k]: -r[k] + lam * (1 - 2 * m) for k in range(n)}
+    quadratic = {(labels[k], labels[l]): beta * R[k, l] + 2 * lam
+                 for k in range(n) for l in range(k + 1, n)}
     return dimod.BinaryQuadraticModel(linear, quadratic, lam * m * m, dimod.BINARY)
 
 

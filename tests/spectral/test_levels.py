@@ -9,16 +9,19 @@ from spectral._levels import _lowest_levels
 from tests import naive
 
 
+_BQM9 = naive.random_bqm(np.random.default_rng(11), 9, dimod.BINARY)
+
+
 @pytest.fixture(scope="module")
 def hamiltonian():
-    return spectral.AnnealingHamiltonian.from_bqm(naive.random_bqm(np.random.default_rng(11), 9, dimod.BINARY))
+    return spectral.AnnealingHamiltonian.from_bqm(_BQM9)
 
 
 @pytest.mark.parametrize("backend", ["auto", *spectral.BACKENDS])
 @pytest.mark.parametrize("s", [0.0, 0.2, 0.55, 0.93, 1.0])
 def test_every_backend_matches_dense_eigvalsh(hamiltonian, backend, s):
     k = 4
-    ref = np.linalg.eigvalsh(naive.dense_hamiltonian(_bqm_of(hamiltonian), s))[:k]
+    ref = np.linalg.eigvalsh(naive.dense_hamiltonian(_BQM9, s))[:k]
     lv = spectral.lowest_levels(hamiltonian, s, k, backend=backend)
     np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
     assert lv.vectors.shape == (hamiltonian.dim, k)
@@ -26,14 +29,6 @@ def test_every_backend_matches_dense_eigvalsh(hamiltonian, backend, s):
     explicit = np.linalg.norm(D @ lv.vectors - lv.vectors * lv.energies, axis=0)
     np.testing.assert_allclose(lv.residuals, explicit, atol=1e-12)
     assert np.all(lv.residuals <= 1e-10 * (9 + np.abs(hamiltonian.diagonal()).max()))
-
-
-def _bqm_of(H):
-    # rebuild the BQM from the Hamiltonian's Ising arrays (same variables, same energies)
-    p = H.problem
-    J = {(p.variables[i], p.variables[j]): p.J[i, j] for i, j in zip(*np.nonzero(p.J))}
-    bqm = dimod.BinaryQuadraticModel(dict(zip(p.variables, p.h)), J, p.offset, "SPIN")
-    return bqm
 
 
 def test_warm_start_uses_fewer_matvecs(hamiltonian):
