@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.linalg.blas import daxpy, dgemv
+
+from ._blockops import combine_rows
 
 #: DGKS criterion: re-orthogonalise when the norm dropped below this fraction.
 _DGKS = 0.7071067811865476
@@ -72,21 +75,22 @@ def thick_restart_lanczos(
             apply(V[j], w)
             norm0 = np.linalg.norm(w)
             # local three-term step first, so that the full pass only removes rounding-level
-            # components and the DGKS second pass is rarely needed
+            # components and the DGKS second pass is rarely needed; in-place BLAS calls, no
+            # temporaries (each would be one more pass over dim)
             local = 0.0
             if j > j0:
                 local = beta
-                w -= beta * V[j - 1]
+                daxpy(V[j - 1], w, a=-beta)
             alpha = float(V[j] @ w)
-            w -= alpha * V[j]
+            daxpy(V[j], w, a=-alpha)
             norm1 = np.linalg.norm(w)
-            basis = V[: j + 1]
-            h = basis @ w
-            w -= h @ basis
+            basis_f = V[: j + 1].T  # Fortran view for BLAS: no copy
+            h = dgemv(1.0, basis_f, w, trans=1)
+            dgemv(-1.0, basis_f, h, beta=1.0, y=w, overwrite_y=1)
             beta = np.linalg.norm(w)
             if beta < _DGKS * norm1:
-                h2 = basis @ w
-                w -= h2 @ basis
+                h2 = dgemv(1.0, basis_f, w, trans=1)
+                dgemv(-1.0, basis_f, h2, beta=1.0, y=w, overwrite_y=1)
                 h += h2
                 beta = np.linalg.norm(w)
             h[j] += alpha
@@ -112,7 +116,9 @@ def thick_restart_lanczos(
                     X = Y[:, :k].T @ V[:last]
                     return theta[:k], X, est[:k], restart
         # thick restart: keep the lowest `keep` Ritz vectors, continue from the residual direction
-        V[:keep] = Y[:, :keep].T @ V[:m]
+        kept = np.empty((keep, dim))
+        combine_rows(np.ascontiguousarray(Y[:, :keep].T), V[:m], kept, 0.0)
+        V[:keep] = kept
         V[keep] = V[m]
         T[:] = 0.0
         T[np.arange(keep), np.arange(keep)] = theta[:keep]

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
+from ._davidson import block_davidson
 from ._hamiltonian import AnnealingHamiltonian
 from ._kernels import hamiltonian_matvec
 from ._lanczos import thick_restart_lanczos
@@ -27,6 +28,22 @@ DEFAULT_TOL = 1e-10
 AUTO_DENSE_MAX_DIM = 256
 #: largest dimension any retry falls back to dense for
 FALLBACK_DENSE_MAX_DIM = 4096
+#: Davidson: basis size before a thick restart; extra Ritz pairs carried beyond the k wanted;
+#: preconditioner shift in units of A(s)
+DAVIDSON_BASIS = 16
+DAVIDSON_EXTRA = 1
+DAVIDSON_SIGMA = 2.0
+#: matvecs a Davidson attempt of the "auto" backend may project before it hands over to
+#: Lanczos, when the caller has no measured Lanczos cost nearby
+AUTO_DAVIDSON_BUDGET = 300
+
+
+class _TooSlow(ConvergenceError):
+    """Davidson projected more matvecs than its budget; ``rows`` are its current Ritz vectors."""
+
+    def __init__(self, message, rows, **kw):
+        super().__init__(message, **kw)
+        self.rows = rows
 
 
 @dataclass
@@ -146,6 +163,40 @@ def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_lim
     return vals, X
 
 
+@register_backend("davidson")
+def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=None,
+              seed: int = 0, budget: int | None = None):
+    """The Numba operator + block Davidson with the diagonal preconditioner
+    ``1 / (max(B(s) h - theta_0, 0) + 2 A(s))`` (see :mod:`spectral._davidson`)."""
+    p = k + DAVIDSON_EXTRA
+    if 3 * p > H.dim // 3:  # too small for a basis of 3 blocks: solve densely
+        return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
+    m = min(H.dim // 3, max(3 * p, DAVIDSON_BASIS))
+    keep = max(p + 2, m // 2 - p)
+    check_memory(8.0 * H.dim * (2 * m + 2 * p + keep + 4), n=H.n,
+                 what="the Davidson eigensolver", memory_limit=memory_limit)
+    rng = np.random.default_rng(seed)
+    X0 = rng.standard_normal((p, H.dim))
+    if v0 is not None:
+        X0[: min(p, v0.shape[0])] = v0[:p]
+    a, b = H.coefficients(s)
+    diag = b * H._diag
+
+    def apply(X, out):
+        H._apply(a, b, X, out)
+
+    vals, X, res, used, status = block_davidson(
+        apply, diag, DAVIDSON_SIGMA * abs(a), X0, k, 0.5 * tol_abs, maxiter, m, rng, budget)
+    if status == "too-slow":
+        raise _TooSlow(f"Davidson projected more than {budget} matvecs at s = {s}", X,
+                       s=s, residuals=res, tol=tol_abs)
+    if status != "converged":
+        raise ConvergenceError(
+            f"Davidson did not converge at s = {s} in {maxiter} iterations (residuals {res})",
+            s=s, residuals=res, tol=tol_abs)
+    return vals, X
+
+
 def _norm_estimate(H: AnnealingHamiltonian, a: float, b: float) -> float:
     """An upper bound of ||H(s)||_2: A * (number of flip terms) + B * max|H_P|."""
     flips = H.nbits + (H.flip_sign != 0.0)
@@ -214,8 +265,11 @@ def lowest_levels(
     v0 : ndarray, optional
         Warm start: vectors as columns ``(dim, m)`` (e.g. the previous ``Levels.vectors``)
         or a single vector ``(dim,)``.
-    backend : {"auto", "dense", "sparse", "matrix-free"}
-        ``"auto"`` is dense for ``dim <= 256``, else matrix-free (see :data:`BACKENDS`).
+    backend : {"auto", "dense", "sparse", "matrix-free", "davidson"}
+        ``"auto"`` is dense for ``dim <= 256``; above, block Davidson with a diagonal
+        preconditioner (fast where A(s) is small: late in the anneal) that hands over to
+        matrix-free Lanczos (fast where the spectrum is not stiff) as soon as its measured
+        convergence rate projects more than 300 matvecs (see :data:`BACKENDS`).
     tol : float
         Relative residual tolerance: every pair must satisfy
         ``||H v - E v|| <= tol * (A(s) * n + B(s) * max|H_P|)``.
@@ -236,7 +290,8 @@ def lowest_levels(
         return _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry)
 
 
-def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry) -> Levels:
+def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry,
+                   budget: int | None = None) -> Levels:
     s = float(check_s(s))
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
         raise TypeError(f"k must be an integer, got {type(k).__name__}.")
@@ -262,6 +317,11 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry) -> L
         return Levels(s=s, energies=vals, vectors=X.T, residuals=res, backend="exact")
     first = ("dense" if H.dim <= AUTO_DENSE_MAX_DIM else "matrix-free") if backend == "auto" else backend
     attempts = [(first, {"maxiter": maxiter, "rows": rows})]
+    if first == "matrix-free" and backend == "auto" and budget != 0:
+        # Davidson first; it hands over to Lanczos (with its Ritz vectors as the warm start)
+        # as soon as its convergence rate projects more matvecs than Lanczos is expected to need
+        attempts.insert(0, ("davidson", {"maxiter": maxiter, "rows": rows,
+                                         "budget": budget or AUTO_DAVIDSON_BUDGET}))
     if retry:
         if first == "matrix-free":
             attempts.append(("matrix-free", {"maxiter": 4 * maxiter, "rows": None, "seed": 1}))
@@ -271,16 +331,21 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry) -> L
             attempts.append(("dense", {"maxiter": maxiter, "rows": None}))
     failures = []
     res = np.full(k, np.inf)
+    handover = None
+    start = H.matvecs
     for name, opts in attempts:
-        before = H.matvecs
-        extra = {"seed": opts["seed"]} if "seed" in opts else {}
+        extra = {key: opts[key] for key in ("seed", "budget") if key in opts}
+        warm = opts["rows"] if handover is None else handover
         try:
-            vals, X = BACKENDS[name](H, s, k, opts["rows"], tol_abs, opts["maxiter"],
+            vals, X = BACKENDS[name](H, s, k, warm, tol_abs, opts["maxiter"],
                                      memory_limit=memory_limit, **extra)
+        except _TooSlow as exc:  # not a failure: the next method starts from its vectors
+            handover = exc.rows
+            continue
         except ConvergenceError as exc:
             failures.append(f"{name}: {exc}")
             continue
-        used = H.matvecs - before
+        used = H.matvecs - start
         X = X / np.linalg.norm(X, axis=1, keepdims=True)
         res = np.linalg.norm(H._apply(a, b, X[:k]) - vals[:k, None] * X[:k], axis=1)
         H.matvecs -= k  # the check is bookkeeping, not solver work

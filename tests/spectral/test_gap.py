@@ -144,6 +144,25 @@ def test_gap_sweep_matches_dense_in_any_order():
     assert np.all(sweep.residuals <= 1e-8)
 
 
+def test_a_point_solved_loosely_is_solved_again_when_asked_tighter():
+    from spectral._gap import _Tracker
+
+    H = spectral.AnnealingHamiltonian.from_bqm(naive.random_bqm(np.random.default_rng(5), 9,
+                                                                dimod.SPIN))
+    tracker = _Tracker(H, 2, "auto", 1e-10, None)
+    bound = 1e-10 * (H.n + np.abs(H.diagonal()).max())
+    tracker(0.4, 1e-5)
+    assert tracker.evaluations == 1
+    tracker(0.4, 1e-6)  # tighter: solved again
+    assert tracker.evaluations == 2
+    lv, _ = tracker(0.4)  # the tracker's own tol
+    assert tracker.evaluations == 3 and np.all(lv.residuals <= bound)
+    tracker(0.4, 1e-5)  # looser than known: cached
+    assert tracker.evaluations == 3
+    ref = np.linalg.eigvalsh(H.to_dense(0.4))[:2]
+    np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
+
+
 def test_gap_sweep_and_min_gap_errors():
     bqm = dimod.BinaryQuadraticModel({0: 1.0, 1: 1.0}, {(0, 1): -0.5}, 0.0, "SPIN")
     with pytest.raises(spectral.SpectralError, match="d \\+ 1 = 2"):
@@ -154,6 +173,8 @@ def test_gap_sweep_and_min_gap_errors():
         spectral.gap_sweep(bqm, [])
     with pytest.raises(spectral.SpectralError, match="s_tol"):
         spectral.min_gap(bqm, s_tol=0.0)
+    with pytest.raises(spectral.SpectralError, match="coarse_tol"):
+        spectral.min_gap(bqm, coarse_tol=float("nan"))
     flat = dimod.BinaryQuadraticModel({0: 0.0, 1: 0.0}, {}, 1.0, "BINARY")
     with pytest.raises(spectral.SpectralError, match="no excited level"):
         spectral.min_gap(flat, sector="full")
