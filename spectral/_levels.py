@@ -336,6 +336,7 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry,
     for name, opts in attempts:
         extra = {key: opts[key] for key in ("seed", "budget") if key in opts}
         warm = opts["rows"] if handover is None else handover
+        handover = None  # for the attempt right after Davidson only; retries start afresh
         try:
             vals, X = BACKENDS[name](H, s, k, warm, tol_abs, opts["maxiter"],
                                      memory_limit=memory_limit, **extra)
