@@ -1,4 +1,4 @@
-"""Numba kernels for skinny block products of the eigensolvers (private; no validation).
+"""Skinny block products of the eigensolvers: Numba kernels and their thin wrappers (private).
 
 The eigensolvers keep their bases as rows ``V (m, dim)`` with ``m`` a few tens and ``dim`` up to
 2**24, and need products such as ``T @ V.T`` and ``Y @ V`` with a block ``T`` or ``Y`` of only
@@ -75,3 +75,21 @@ def combine_rows(Y, V, out, beta):
             else:
                 for i in range(hi - lo):
                     out[j, lo + i] = beta * out[j, lo + i] + acc[j, i]
+
+
+def products(T: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """``T @ V.T`` for row blocks (the Numba kernel streams ``V`` once)."""
+    out = np.empty((T.shape[0], V.shape[0]))
+    if T.shape[0] and V.shape[0]:
+        inner_products(np.ascontiguousarray(T), np.ascontiguousarray(V), out)
+    return out
+
+
+def combination(Y: np.ndarray, V: np.ndarray, out: np.ndarray | None = None,
+                 beta: float = 0.0) -> np.ndarray:
+    """``Y @ V + beta * out`` for a row basis ``V`` (into ``out`` when given)."""
+    if out is None:
+        out = np.empty((Y.shape[0], V.shape[1]))
+    if Y.shape[0]:
+        combine_rows(np.ascontiguousarray(Y), np.ascontiguousarray(V), out, beta)
+    return out

@@ -22,7 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._blockops import combine_rows, inner_products
+from ._blockops import combination as _combination
+from ._blockops import products as _products
 
 #: a new direction whose norm fell below this fraction after orthogonalisation is dropped
 _DROP = 1e-8
@@ -31,24 +32,6 @@ _JUDGE_AFTER = 10
 _WINDOW = 16
 #: most matvecs of a budgeted solve, in units of its budget
 _BUDGET_CAP = 3
-
-
-def _products(T: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """``T @ V.T`` for row blocks (the Numba kernel streams ``V`` once)."""
-    out = np.empty((T.shape[0], V.shape[0]))
-    if T.shape[0] and V.shape[0]:
-        inner_products(np.ascontiguousarray(T), np.ascontiguousarray(V), out)
-    return out
-
-
-def _combination(Y: np.ndarray, V: np.ndarray, out: np.ndarray | None = None,
-                 beta: float = 0.0) -> np.ndarray:
-    """``Y @ V + beta * out`` for a row basis ``V`` (into ``out`` when given)."""
-    if out is None:
-        out = np.empty((Y.shape[0], V.shape[1]))
-    if Y.shape[0]:
-        combine_rows(np.ascontiguousarray(Y), np.ascontiguousarray(V), out, beta)
-    return out
 
 
 def _orthonormalise_against(V: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.linalg.blas import daxpy, dgemv
 
-from ._blockops import combine_rows
+from ._blockops import combination
 
 #: DGKS criterion: re-orthogonalise when the norm dropped below this fraction.
 _DGKS = 0.7071067811865476
@@ -116,9 +116,7 @@ def thick_restart_lanczos(
                     X = Y[:, :k].T @ V[:last]
                     return theta[:k], X, est[:k], restart
         # thick restart: keep the lowest `keep` Ritz vectors, continue from the residual direction
-        kept = np.empty((keep, dim))
-        combine_rows(np.ascontiguousarray(Y[:, :keep].T), V[:m], kept, 0.0)
-        V[:keep] = kept
+        V[:keep] = combination(Y[:, :keep].T, V[:m])
         V[keep] = V[m]
         T[:] = 0.0
         T[np.arange(keep), np.arange(keep)] = theta[:keep]

@@ -172,8 +172,7 @@ def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=
     if 3 * p > H.dim // 3:  # too small for a basis of 3 blocks: solve densely
         return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
     m = min(H.dim // 3, max(3 * p, DAVIDSON_BASIS))
-    keep = max(p + 2, m // 2 - p)
-    check_memory(8.0 * H.dim * (2 * m + 2 * p + keep + 4), n=H.n,
+    check_memory(8.0 * H.dim * (3 * m + 2 * p + 4), n=H.n,  # V, W, restart copy (<= m rows)
                  what="the Davidson eigensolver", memory_limit=memory_limit)
     rng = np.random.default_rng(seed)
     X0 = rng.standard_normal((p, H.dim))

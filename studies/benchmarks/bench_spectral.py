@@ -3,11 +3,12 @@
 For random "choose m of n" selection QUBOs (DESIGN.md's form, seeded) at n = 12, 16, 20
 (22, 24 with --large) this times, in the same run:
 
-- ``spectral.min_gap`` (matrix-free Numba operator, thick-restart Lanczos, warm starts,
-  refinement of s* to 1e-6);
+- ``spectral.min_gap`` (matrix-free Numba operator; preconditioned Davidson late in the
+  anneal, thick-restart Lanczos elsewhere; warm starts; refinement of s* to 1e-6);
 - the baseline: H(s) as a scipy CSR matrix and ``eigsh(k=2, which="SA")`` on a 101-point s grid,
   Delta_min read off the grid (what the reference paper's code does). A quspin column is not
-  implemented: quspin is not installable on the machines this was written on. From n = 16 on one baseline point costs tens of seconds to minutes, so
+  implemented: quspin is not installable on the machines this was written on. From n = 16 on
+  one baseline point costs tens of seconds to minutes, so
   by default the baseline is timed there on every 10th grid point (11 points) and its 101-point
   time extrapolated (said so in the output); ``--full-baseline`` runs all 101.
 
