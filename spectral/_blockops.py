@@ -35,10 +35,12 @@ def inner_products(T, V, out):
         lo = c * CHUNK
         hi = min(lo + CHUNK, dim)
         for r in range(m):
+            vr = V[r, lo:hi]
             for j in range(q):
+                tj = T[j, lo:hi]  # views: indices from range(0, ...) let LLVM vectorise
                 acc = 0.0
-                for i in range(lo, hi):
-                    acc += T[j, i] * V[r, i]
+                for i in range(hi - lo):
+                    acc += tj[i] * vr[i]
                 partial[c, j, r] = acc
     for j in range(q):
         for r in range(m):
@@ -73,8 +75,60 @@ def combine_rows(Y, V, out, beta):
             if beta == 0.0:
                 out[j, lo:hi] = acc[j]
             else:
+                o = out[j, lo:hi]
+                a = acc[j]
                 for i in range(hi - lo):
-                    out[j, lo + i] = beta * out[j, lo + i] + acc[j, i]
+                    o[i] = beta * o[i] + a[i]
+
+
+@njit(void(float64[:, ::1], float64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1],
+           float64[:, ::1]), **_FLAGS)
+def ritz_residuals(Y, theta, V, W, X, R):
+    """Ritz vectors ``X = Y @ V`` and residuals ``R = Y @ W - theta[:, None] * X`` in one
+    pass over ``V`` and ``W``; shapes (q, m), (q,), (m, dim), (m, dim), (q, dim), (q, dim)."""
+    q, m = Y.shape
+    dim = V.shape[1]
+    nchunks = (dim + CHUNK - 1) // CHUNK
+    for c in prange(nchunks):
+        lo = c * CHUNK
+        hi = min(lo + CHUNK, dim)
+        ax = np.zeros((q, hi - lo))
+        aw = np.zeros((q, hi - lo))
+        for r in range(m):
+            vrow = V[r, lo:hi]
+            wrow = W[r, lo:hi]
+            for j in range(q):
+                y = Y[j, r]
+                a = ax[j]
+                b = aw[j]
+                for i in range(hi - lo):
+                    a[i] += y * vrow[i]
+                    b[i] += y * wrow[i]
+        for j in range(q):
+            x = X[j, lo:hi]
+            res = R[j, lo:hi]
+            a = ax[j]
+            b = aw[j]
+            t = theta[j]
+            for i in range(hi - lo):
+                x[i] = a[i]
+                res[i] = b[i] - t * a[i]
+
+
+@njit(void(float64[:, ::1], float64[::1], float64, float64, float64[:, ::1]), **_FLAGS)
+def precondition_rows(R, diag, shift, sigma, out):
+    """``out[j] = R[j] / (max(diag - shift, 0) + sigma)``, the Davidson correction."""
+    q, dim = R.shape
+    nchunks = (dim + CHUNK - 1) // CHUNK
+    for c in prange(nchunks):
+        lo = c * CHUNK
+        hi = min(lo + CHUNK, dim)
+        d = diag[lo:hi]
+        for j in range(q):
+            r = R[j, lo:hi]
+            o = out[j, lo:hi]
+            for i in range(hi - lo):
+                o[i] = r[i] / (max(d[i] - shift, 0.0) + sigma)
 
 
 def products(T: np.ndarray, V: np.ndarray) -> np.ndarray:

@@ -23,10 +23,16 @@ from collections.abc import Callable
 import numpy as np
 
 from ._blockops import combination as _combination
+from ._blockops import precondition_rows as _precondition_rows
 from ._blockops import products as _products
+from ._blockops import ritz_residuals as _ritz_residuals
 
 #: a new direction whose norm fell below this fraction after orthogonalisation is dropped
 _DROP = 1e-8
+#: one round of Gram-Schmidt is enough when every row kept this fraction of its norm (DGKS)
+#: and the block's Gram matrix had at least this ratio of extreme eigenvalues
+_DGKS = 0.7071067811865476
+_WELL_CONDITIONED = 1e-4
 #: iterations before the convergence rate is judged, and the window it is measured over
 _JUDGE_AFTER = 10
 _WINDOW = 16
@@ -34,25 +40,40 @@ _WINDOW = 16
 _BUDGET_CAP = 3
 
 
+def _row_norms(T: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", T, T))
+
+
 def _orthonormalise_against(V: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Rows of ``T`` made orthonormal to the rows of ``V`` and to each other.
 
-    Two rounds of block classical Gram-Schmidt against ``V``, each followed by SVQB
-    (Stathopoulos & Wu, SIAM J. Sci. Comput. 23 (2002) 2165): the block's Gram matrix is
-    diagonalised and directions whose singular value fell below ``_DROP`` of the largest are
-    dropped -- they already lie in span(V). ``T`` (C-contiguous rows) is overwritten.
+    Block classical Gram-Schmidt against ``V``, then SVQB (Stathopoulos & Wu, SIAM J. Sci.
+    Comput. 23 (2002) 2165): the block's Gram matrix is diagonalised and directions whose
+    singular value fell below ``_DROP`` of the largest are dropped -- they already lie in
+    span(V). A second round follows unless the first lost little: every row kept more than
+    ``1/sqrt(2)`` of its norm in the projection (the DGKS criterion: then one projection is
+    orthogonal to working precision) and the block was well conditioned (SVQB amplifies
+    rounding-level components along ``V`` by at most ``1/sqrt(lambda_min / lambda_max)``).
+    ``T`` (C-contiguous rows) is overwritten.
     """
-    for _ in range(2):
+    for round_ in range(2):
+        before = _row_norms(T) if V.shape[0] else None
         if V.shape[0]:
             _combination(-_products(T, V), V, T, 1.0)
-        norms = np.sqrt(np.einsum("ij,ij->i", T, T))
+        norms = _row_norms(T)
         live = norms > 0.0
         if not np.any(live):
             return T[:0]
-        T = np.ascontiguousarray(T[live] / norms[live, None])
+        if np.all(live):
+            T /= norms[:, None]
+        else:
+            T = np.ascontiguousarray(T[live] / norms[live, None])
         lam, U = np.linalg.eigh(_products(T, T))
         good = lam > _DROP * lam[-1]
         T = _combination((U[:, good] / np.sqrt(lam[good])).T, T)
+        if round_ == 0 and (before is None or (
+                np.all(norms > _DGKS * before) and lam[0] > _WELL_CONDITIONED * lam[-1])):
+            break
     return T
 
 
@@ -152,11 +173,9 @@ def block_davidson(
     for it in range(maxiter + 1):
         Gs = 0.5 * (G[:nv, :nv] + G[:nv, :nv].T)
         theta, Y = np.linalg.eigh(Gs)
-        Yp = Y[:, :p].T
-        _combination(Yp, V[:nv], X)
-        _combination(Yp, W[:nv], R)
-        R -= theta[:p, None] * X
-        res = np.sqrt(np.einsum("ij,ij->i", R, R))
+        _ritz_residuals(np.ascontiguousarray(Y[:, :p].T), np.ascontiguousarray(theta[:p]),
+                        V[:nv], W[:nv], X, R)
+        res = _row_norms(R)
         if np.all(res[:k] <= tol):
             return theta[:k], X[:k], res[:k], used, "converged"
         if it == maxiter:
@@ -172,7 +191,9 @@ def block_davidson(
             G[:] = 0.0
             G[np.arange(keep), np.arange(keep)] = theta[:keep]
             nv = keep
-        T = R[active] / (np.maximum(diag - theta[0], 0.0) + sigma)[None, :]
+        T = np.empty((active.size, dim))
+        _precondition_rows(R if active.size == p else np.ascontiguousarray(R[active]), diag,
+                           float(theta[0]), float(sigma), T)
         T = _orthonormalise_against(V[:nv], T)
         q = T.shape[0]
         if q == 0:  # corrections lie in the basis: continue with random directions

@@ -28,9 +28,11 @@ DEFAULT_TOL = 1e-10
 AUTO_DENSE_MAX_DIM = 256
 #: largest dimension any retry falls back to dense for
 FALLBACK_DENSE_MAX_DIM = 4096
+#: Lanczos: basis size before a thick restart (at least 2k + 10)
+LANCZOS_BASIS = 32
 #: Davidson: basis size before a thick restart; extra Ritz pairs carried beyond the k wanted;
 #: preconditioner shift in units of A(s)
-DAVIDSON_BASIS = 16
+DAVIDSON_BASIS = 24
 DAVIDSON_EXTRA = 1
 DAVIDSON_SIGMA = 2.0
 #: matvecs a Davidson attempt of the "auto" backend may project before it hands over to
@@ -142,7 +144,7 @@ def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_lim
     """The Numba operator + thick-restart Lanczos; no matrix is ever built."""
     if k >= H.dim - 1:
         return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
-    ncv = min(H.dim, max(2 * k + 10, 32))
+    ncv = min(H.dim, max(2 * k + 10, LANCZOS_BASIS))
     check_memory(8.0 * H.dim * (ncv + 4 + k), n=H.n, what="the matrix-free eigensolver",
                  memory_limit=memory_limit)
     rng = np.random.default_rng(seed)

@@ -42,10 +42,11 @@ def test_dense_matches_kronecker_reference(bqm, s):
     np.testing.assert_allclose(H.to_sparse(s).toarray(), H.to_dense(s), atol=1e-12)
 
 
-@pytest.mark.parametrize("n", [1, 3, 11, 12, 13, 14])
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 11, 12, 13, 14, 16, 17])
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_matvec_equals_sparse_product(n, dtype):
-    # n = 12..14 exercise the blocked kernel (block = 2**11 states)
+    # n < 4: the scalar path; n = 4..12: one block; n = 13..17: blocks of 2**12 states with
+    # one high bit, two, one pass of four, four plus one
     rng = np.random.default_rng(n)
     H = spectral.AnnealingHamiltonian.from_bqm(naive.random_bqm(rng, n, dimod.BINARY))
     v = rng.standard_normal(H.dim).astype(dtype)
@@ -58,6 +59,17 @@ def test_matvec_equals_sparse_product(n, dtype):
     # Kronecker products in test_sparse_driver_is_independent_of_kernel)
     np.testing.assert_allclose(out, H.to_sparse(s) @ v, atol=1e-11)
     np.testing.assert_array_equal(v, v_before)
+
+
+@pytest.mark.parametrize("n, sector", [(13, "even"), (14, "odd"), (16, "even")])
+def test_sector_matvec_equals_sparse_product_beyond_one_block(n, sector):
+    # sector bases of 2**(n-1) states: the mirrored partner block of the blocked kernel
+    rng = np.random.default_rng(n)
+    bqm = naive.random_bqm(rng, n, dimod.SPIN, linear=False)
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm, sector=sector)
+    assert H.dim == 2 ** (n - 1)
+    v = rng.standard_normal(H.dim)
+    np.testing.assert_allclose(H.matvec(0.41, v), H.to_sparse(0.41) @ v, atol=1e-11)
 
 
 def test_sparse_driver_is_independent_of_kernel():
