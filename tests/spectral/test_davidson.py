@@ -108,5 +108,8 @@ def test_too_slow_extrapolates_the_residual_history():
     assert _davidson._too_slow(halving, 36, 3, tol, 64)
     assert not _davidson._too_slow(halving, 200, 3, tol, 70)  # spent matvecs do not count...
     assert _davidson._too_slow(halving, 36, 3, tol, 12)  # ...up to the cap
-    assert _davidson._too_slow([1.0 + 0.01 * j for j in range(12)], 36, 3, tol, 10**6)
-    assert not _davidson._too_slow([1.0] * 3, 9, 3, tol, 100)  # too early to judge
+    assert _davidson._too_slow([1.0 + 0.01 * j for j in range(12)], 36, 3, tol, 100)
+    assert not _davidson._too_slow([1.0] * 3, 9, 3, tol, 100)  # too early to judge...
+    assert not _davidson._too_slow([1.0] * 12, 24, 2, tol, 100)  # ...before a quarter of budget
+    assert _davidson._too_slow([1.0] * 12, 26, 2, tol, 100)
+    assert _davidson._too_slow(halving, 36, 6, tol, 70)  # the measured matvecs per iteration
