@@ -28,8 +28,11 @@ DEFAULT_TOL = 1e-10
 AUTO_DENSE_MAX_DIM = 256
 #: largest dimension any retry falls back to dense for
 FALLBACK_DENSE_MAX_DIM = 4096
-#: Lanczos: basis size before a thick restart (at least 2k + 10)
+#: Lanczos: basis size before a thick restart (at least 2k + 10); smallest dimension that
+#: uses partial reorthogonalisation (below, a full pass over the basis is cheaper than
+#: the estimates' bookkeeping: measured crossover between 2**14 and 2**16)
 LANCZOS_BASIS = 32
+LANCZOS_PARTIAL_MIN_DIM = 2**15
 #: Davidson: basis size before a thick restart; extra Ritz pairs carried beyond the k wanted;
 #: preconditioner shift in units of A(s)
 DAVIDSON_BASIS = 24
@@ -141,7 +144,8 @@ def _sparse(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=No
 @register_backend("matrix-free")
 def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=None,
                  seed: int = 0):
-    """The Numba operator + thick-restart Lanczos; no matrix is ever built."""
+    """The Numba operator + thick-restart Lanczos (partial reorthogonalisation from
+    ``LANCZOS_PARTIAL_MIN_DIM`` on); no matrix is ever built."""
     if k >= H.dim - 1:
         return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
     ncv = min(H.dim, max(2 * k + 10, LANCZOS_BASIS))
@@ -157,7 +161,8 @@ def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_lim
         hamiltonian_matvec(x, diag, a, b, nbits, flip, out)
         H.matvecs += 1
 
-    vals, X, est, _ = thick_restart_lanczos(apply, start, k, 0.5 * tol_abs, maxiter, ncv, rng)
+    vals, X, est, _ = thick_restart_lanczos(apply, start, k, 0.5 * tol_abs, maxiter, ncv, rng,
+                                            partial=H.dim >= LANCZOS_PARTIAL_MIN_DIM)
     if np.any(est > 0.5 * tol_abs):
         raise ConvergenceError(
             f"Lanczos did not converge at s = {s} in {maxiter} restarts (estimates {est})",
