@@ -50,6 +50,21 @@ def inner_products(T, V, out):
             out[j, r] = acc
 
 
+@njit(inline="always", **{**_FLAGS, "parallel": False})
+def _chunk_combination(Y, V, lo, hi):
+    """``(Y @ V[:, lo:hi])`` into a fresh private buffer (no aliasing, so LLVM vectorises)."""
+    q, m = Y.shape
+    acc = np.zeros((q, hi - lo))
+    for r in range(m):
+        row = V[r, lo:hi]
+        for j in range(q):
+            y = Y[j, r]
+            a = acc[j]
+            for i in range(hi - lo):
+                a[i] += y * row[i]
+    return acc
+
+
 @njit(void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64), **_FLAGS)
 def combine_rows(Y, V, out, beta):
     """``out = Y @ V + beta * out``, shapes (q, m), (m, dim), (q, dim).
@@ -57,20 +72,13 @@ def combine_rows(Y, V, out, beta):
     ``beta = 0`` overwrites ``out`` (which may then hold anything, NaN included); ``beta = 1``
     with ``Y`` negated subtracts a combination in place (Gram-Schmidt).
     """
-    q, m = Y.shape
+    q = Y.shape[0]
     dim = V.shape[1]
     nchunks = (dim + CHUNK - 1) // CHUNK
     for c in prange(nchunks):
         lo = c * CHUNK
         hi = min(lo + CHUNK, dim)
-        acc = np.zeros((q, hi - lo))  # a private buffer: no aliasing, so LLVM vectorises
-        for r in range(m):
-            row = V[r, lo:hi]
-            for j in range(q):
-                y = Y[j, r]
-                a = acc[j]
-                for i in range(hi - lo):
-                    a[i] += y * row[i]
+        acc = _chunk_combination(Y, V, lo, hi)
         for j in range(q):
             if beta == 0.0:
                 out[j, lo:hi] = acc[j]
@@ -86,24 +94,14 @@ def combine_rows(Y, V, out, beta):
 def ritz_residuals(Y, theta, V, W, X, R):
     """Ritz vectors ``X = Y @ V`` and residuals ``R = Y @ W - theta[:, None] * X`` in one
     pass over ``V`` and ``W``; shapes (q, m), (q,), (m, dim), (m, dim), (q, dim), (q, dim)."""
-    q, m = Y.shape
+    q = Y.shape[0]
     dim = V.shape[1]
     nchunks = (dim + CHUNK - 1) // CHUNK
     for c in prange(nchunks):
         lo = c * CHUNK
         hi = min(lo + CHUNK, dim)
-        ax = np.zeros((q, hi - lo))
-        aw = np.zeros((q, hi - lo))
-        for r in range(m):
-            vrow = V[r, lo:hi]
-            wrow = W[r, lo:hi]
-            for j in range(q):
-                y = Y[j, r]
-                a = ax[j]
-                b = aw[j]
-                for i in range(hi - lo):
-                    a[i] += y * vrow[i]
-                    b[i] += y * wrow[i]
+        ax = _chunk_combination(Y, V, lo, hi)  # each chunk of V and W is read once
+        aw = _chunk_combination(Y, W, lo, hi)
         for j in range(q):
             x = X[j, lo:hi]
             res = R[j, lo:hi]

@@ -199,7 +199,7 @@ def thick_restart_lanczos(
             if beta <= 1e-14 * max(norm0, 1.0):  # invariant subspace: continue with a new direction
                 w[:] = rng.standard_normal(dim)
                 for _ in range(2):
-                    w -= (V[: j + 1] @ w) @ V[: j + 1]
+                    _project_out(V, 0, j + 1, j + 1)
                 w /= np.linalg.norm(w)
                 beta = 0.0  # no coupling to the new direction
                 omega[j + 1, : j + 1] = omega[: j + 1, j + 1] = _EPS
