@@ -4,7 +4,12 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 if "PYTEST_XDIST_WORKER" in os.environ:  # one Numba thread per worker: workers fill the cores
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    # set at run time, not through the NUMBA_NUM_THREADS variable: Numba re-reads its
+    # configuration whenever it compiles (a cache miss, e.g. after a kernel file changed), and
+    # a pool already launched with another size then raises "Cannot set NUMBA_NUM_THREADS"
+    import numba
+
+    numba.set_num_threads(1)
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
