@@ -1,7 +1,38 @@
-"""encoding — the CNN side of qaxai: feature maps, relevance/redundancy, the selection QUBO.
+"""encoding -- the CNN side of qaxai: models and data, feature-map capture, relevance and
+redundancy, and the selection QUBO handed to the physics side as a dimod BQM.
 
-Not yet implemented: see the encoding issue. The package exists so that the layout of
-DESIGN.md holds from the start.
+>>> from encoding import default_model, load_digits_dataset, capture, SelectionQubo
+>>> from encoding import ExactGroundStateSolver, selections
+>>> model, meta = default_model()                            # trained once, then cached
+>>> digits = load_digits_dataset()
+>>> cap = capture(model, digits.images[:1], model.target_layer)
+>>> qubo = SelectionQubo("cardinality", m=4).fit(cap.activations[0], cap.gradients[0])
+>>> selections(ExactGroundStateSolver().sample(qubo.bqm_))  # doctest: +SKIP
+[(2, 5, 9, 13)]
 """
 
-__all__: list[str] = []
+from ._capture import Capture, ablation_relevance, capture, resolve_layer
+from ._data import ImageDataset, load_digits_dataset
+from ._exact import ExactGroundStateSolver
+from ._loaders import load_image_folder, load_mnist, load_stl10
+from ._models import GapNet, PaperNet, build_model
+from ._qubo import cardinality_bqm, cardinality_penalty, normalise_relevance, paper_bqm
+from ._scores import redundancy, relevance
+from ._selection import CandidatesTruncatedWarning, SelectionQubo
+from ._solvers import SAMPLERS, get_sampler, selections
+from ._train import (TrainResult, cache_dir, default_model, evaluate, load_checkpoint,
+                     save_checkpoint, train)
+from .exceptions import DataError, EncodingError
+
+__all__ = [
+    "Capture", "ablation_relevance", "capture", "resolve_layer",
+    "ImageDataset", "load_digits_dataset", "load_image_folder", "load_mnist", "load_stl10",
+    "GapNet", "PaperNet", "build_model",
+    "TrainResult", "cache_dir", "default_model", "evaluate", "load_checkpoint",
+    "save_checkpoint", "train",
+    "relevance", "redundancy", "normalise_relevance",
+    "paper_bqm", "cardinality_bqm", "cardinality_penalty",
+    "SelectionQubo", "CandidatesTruncatedWarning",
+    "ExactGroundStateSolver", "SAMPLERS", "get_sampler", "selections",
+    "EncodingError", "DataError",
+]

@@ -42,7 +42,7 @@ from numba import njit, prange  # noqa: E402
 from scipy.sparse.linalg import eigsh  # noqa: E402
 
 import spectral  # noqa: E402
-from studies.data.make_selection12 import selection_bqm  # noqa: E402
+from studies.benchmarks.selection import selection_bqm  # noqa: E402
 
 
 def selection_qubo(n: int, seed: int, beta: float = 0.5) -> dimod.BinaryQuadraticModel:

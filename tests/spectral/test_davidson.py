@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import spectral
 from spectral import _davidson
 from spectral._levels import _lowest_levels
-from studies.data.make_selection12 import selection_bqm
+from studies.benchmarks.selection import selection_bqm
 from tests import naive
 
 

@@ -105,3 +105,13 @@ def test_schedule_csv_option(tmp_path, capsys):
     ref = spectral.min_gap(bqm, schedule=spectral.Schedule.from_csv(path))
     assert out["delta_min"] == pytest.approx(ref.delta_min, abs=1e-12)
     assert "table of 51 points" in out["schedule"]
+
+
+def test_shipped_selection_problem_chooses_exactly_m_maps():
+    from encoding import ExactGroundStateSolver, selections
+
+    bqm = load_bqm("builtin:selection12")
+    info = builtin_problems()
+    assert "digit" in info["selection12"]
+    ground = selections(ExactGroundStateSolver().sample(bqm))
+    assert ground and all(len(sel) == 3 for sel in ground)

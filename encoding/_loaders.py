@@ -1,0 +1,206 @@
+"""Readers for image datasets kept on local disk (private). None of them downloads.
+
+- STL-10's binary release (``stl10_binary/``): ``{split}_X.bin`` holds uint8 images of
+  3 x 96 x 96 stored column-major per channel, ``{split}_y.bin`` uint8 labels 1..10,
+  ``class_names.txt`` one name per line.
+- MNIST's IDX files: ``{train,t10k}-images-idx3-ubyte`` (big-endian int32 magic 2051, count,
+  rows, cols, then uint8 pixels) and ``{train,t10k}-labels-idx1-ubyte`` (magic 2049, count,
+  uint8 labels), optionally gzip-compressed (``.gz``).
+- An image folder: one sub-folder per class, image files (PNG, JPEG, BMP, ...) inside; class
+  indices follow the sorted sub-folder names.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._data import ImageDataset, resize_images
+from .exceptions import DataError
+
+__all__ = ["load_stl10", "load_mnist", "load_image_folder"]
+
+STL10_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship",
+                 "truck")
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                   ".pgm"}
+
+
+def _check_split(split: str, allowed: tuple[str, ...]) -> None:
+    if split not in allowed:
+        raise DataError(f"split must be one of {allowed}, got {split!r}.")
+
+
+def _missing(root: Path, what: str, names: list[str]) -> DataError:
+    return DataError(
+        f"{what} not found in {str(root)!r}: expected the files {names}. qaxai never downloads "
+        "data; place the files there (or pass the folder that holds them)."
+    )
+
+
+def load_stl10(root, split: str = "train", size: int | tuple[int, int] | None = None,
+               limit: int | None = None) -> ImageDataset:
+    """STL-10 from its binary release folder (``stl10_binary``).
+
+    Parameters
+    ----------
+    root : path
+        The folder holding ``train_X.bin``, ``train_y.bin``, ``test_X.bin``, ``test_y.bin``
+        (``class_names.txt`` is used when present).
+    split : {"train", "test"}
+    size : int or (int, int), optional
+        Bilinear resize (the reference paper uses 224).
+    limit : int, optional
+        Read only the first ``limit`` images.
+
+    Returns
+    -------
+    ImageDataset
+        ``images`` (N, 3, 96, 96) (or ``size``) in [0, 1]; labels 0..9.
+    """
+    _check_split(split, ("train", "test"))
+    root = Path(root)
+    x_path, y_path = root / f"{split}_X.bin", root / f"{split}_y.bin"
+    if not (x_path.is_file() and y_path.is_file()):
+        raise _missing(root, f"STL-10 {split} split", [x_path.name, y_path.name])
+    side = 96
+    per_image = 3 * side * side
+    nbytes = x_path.stat().st_size
+    if nbytes % per_image:
+        raise DataError(
+            f"{str(x_path)!r} has {nbytes} bytes, not a multiple of one 3x96x96 image "
+            f"({per_image} bytes): not an STL-10 binary file."
+        )
+    labels = np.fromfile(y_path, dtype=np.uint8)
+    count = nbytes // per_image
+    if labels.size != count:
+        raise DataError(f"{str(x_path)!r} holds {count} images but {str(y_path)!r} "
+                        f"{labels.size} labels.")
+    if labels.size and (labels.min() < 1 or labels.max() > 10):
+        raise DataError(f"STL-10 labels must be 1..10, {str(y_path)!r} has "
+                        f"{labels.min()}..{labels.max()}.")
+    count = count if limit is None else min(count, int(limit))
+    raw = np.fromfile(x_path, dtype=np.uint8, count=count * per_image)
+    # column-major per channel: (N, C, W, H) in memory -> (N, C, H, W)
+    images = raw.reshape(count, 3, side, side).transpose(0, 1, 3, 2)
+    names_file = root / "class_names.txt"
+    classes = STL10_CLASSES
+    if names_file.is_file():
+        classes = tuple(line.strip() for line in names_file.read_text().splitlines() if line.strip())
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0
+    return ImageDataset(resize_images(tensor, size),
+                        torch.from_numpy(labels[:count].astype(np.int64) - 1), classes,
+                        f"stl10-{split}")
+
+
+def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    header = 4 * (1 + ndim)
+    if len(data) < header:
+        raise DataError(f"{str(path)!r} is too short for an IDX header ({len(data)} bytes).")
+    fields = np.frombuffer(data[:header], dtype=">i4")
+    if fields[0] != magic:
+        raise DataError(f"{str(path)!r} has IDX magic number {int(fields[0])}, expected {magic} "
+                        "(2051: images, 2049: labels).")
+    shape = tuple(int(x) for x in fields[1:])
+    body = np.frombuffer(data, dtype=np.uint8, offset=header)
+    if body.size != int(np.prod(shape)):
+        raise DataError(f"{str(path)!r} declares shape {shape} but holds {body.size} values.")
+    return body.reshape(shape)
+
+
+def _find(root: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx")):
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def load_mnist(root, split: str = "train", size: int | tuple[int, int] | None = None,
+               limit: int | None = None) -> ImageDataset:
+    """MNIST (or Fashion-MNIST, or any IDX-format set of the same names) from local files.
+
+    Parameters
+    ----------
+    root : path
+        Folder holding ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` (split
+        "train") or the ``t10k-`` pair (split "test"), plain or ``.gz``.
+    split : {"train", "test"}
+    size : int or (int, int), optional
+        Bilinear resize.
+    limit : int, optional
+        Keep only the first ``limit`` images.
+
+    Returns
+    -------
+    ImageDataset
+        ``images`` (N, 1, 28, 28) (or ``size``) in [0, 1]; classes "0".."9".
+    """
+    _check_split(split, ("train", "test"))
+    root = Path(root)
+    prefix = "train" if split == "train" else "t10k"
+    stems = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+    paths = [_find(root, s) for s in stems]
+    if None in paths:
+        raise _missing(root, f"MNIST {split} split", stems + [s + ".gz" for s in stems])
+    images = _read_idx(paths[0], 2051, 3)
+    labels = _read_idx(paths[1], 2049, 1)
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(f"{paths[0].name} holds {images.shape[0]} images but {paths[1].name} "
+                        f"{labels.shape[0]} labels.")
+    count = images.shape[0] if limit is None else min(images.shape[0], int(limit))
+    n_classes = max(10, int(labels.max()) + 1) if labels.size else 10
+    tensor = torch.from_numpy(images[:count].astype(np.float32) / 255.0)[:, None]
+    return ImageDataset(resize_images(tensor, size),
+                        torch.from_numpy(labels[:count].astype(np.int64)),
+                        tuple(str(c) for c in range(n_classes)), f"mnist-{split}")
+
+
+def load_image_folder(root, size: int | tuple[int, int], mode: str = "RGB") -> ImageDataset:
+    """Images from ``root/<class name>/<file>``, resized to ``size``.
+
+    Parameters
+    ----------
+    root : path
+        One sub-folder per class; labels follow the sorted folder names.
+    size : int or (int, int)
+        Every image is resized (bilinear) to this size, so that they stack.
+    mode : {"RGB", "L"}
+        Colour (3 channels) or grey (1 channel).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if mode not in ("RGB", "L"):
+        raise DataError(f"mode must be 'RGB' or 'L', got {mode!r}.")
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"image folder {str(root)!r} does not exist: expected one sub-folder per "
+                        "class holding image files.")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{str(root)!r} has no sub-folders: expected one sub-folder per class "
+                        "(root/<class>/<image>.png).")
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        for path in sorted((root / name).iterdir()):
+            if path.suffix.lower() not in _IMAGE_SUFFIXES:
+                continue
+            try:
+                with Image.open(path) as im:
+                    arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
+            except (UnidentifiedImageError, OSError) as err:
+                raise DataError(f"cannot read image {str(path)!r}: {err}") from err
+            t = torch.from_numpy(arr)
+            t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
+            images.append(resize_images(t[None], size)[0])
+            labels.append(label)
+    if not images:
+        raise DataError(f"no image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) under "
+                        f"{str(root)!r}.")
+    return ImageDataset(torch.stack(images), torch.tensor(labels, dtype=torch.int64),
+                        tuple(classes), f"folder:{root.name}")

@@ -1,0 +1,239 @@
+"""Training, checkpoints and the cached default model (private).
+
+A checkpoint is two files side by side: ``NAME.pt`` holds the ``state_dict`` only (read back
+with ``torch.load(..., weights_only=True)``: no pickled code) and ``NAME.json`` the model's
+config and metadata (data, recipe, accuracy, versions), from which the model is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ._data import ImageDataset, load_digits_dataset, split_indices
+from ._models import build_model
+from .exceptions import EncodingError
+
+__all__ = ["TrainResult", "train", "evaluate", "save_checkpoint", "load_checkpoint",
+           "default_model", "cache_dir", "DEFAULT_MODEL_CONFIG", "DEFAULT_RECIPE"]
+
+#: the bundled default: the paper's architecture on the digits, 16 maps of 8 x 8
+DEFAULT_MODEL_CONFIG = {"architecture": "PaperNet", "backbone": "digits-conv", "n_maps": 16,
+                        "num_classes": 10, "in_channels": 1, "image_size": [8, 8]}
+#: its training recipe (measured: 98.3 % test accuracy in 5-9 s on 2 cores)
+DEFAULT_RECIPE = {"epochs": 15, "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "seed": 0,
+                  "test_fraction": 0.2}
+_RECIPE_VERSION = 1
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The trained model, in eval mode.
+    test_accuracy : float
+        Fraction of the held-out images classified correctly.
+    history : list of dict
+        Per epoch: ``epoch``, ``loss`` (mean cross-entropy), ``train_accuracy``.
+    seconds : float
+        Wall time of training.
+    """
+
+    model: nn.Module
+    test_accuracy: float
+    history: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ImageDataset, batch_size: int = 512) -> float:
+    """Fraction of ``data`` that ``model`` classifies correctly (eval mode; restored after)."""
+    was = model.training
+    model.eval()
+    try:
+        correct = 0
+        for i in range(0, len(data), batch_size):
+            logits = model(data.images[i:i + batch_size])
+            correct += int((logits.argmax(1) == data.labels[i:i + batch_size]).sum())
+    finally:
+        model.train(was)
+    return correct / max(len(data), 1)
+
+
+def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None = None, *,
+          epochs: int = 15, batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 1e-4,
+          seed: int = 0, progress: bool = True) -> TrainResult:
+    """Train ``model`` on ``data`` with Adam and cross-entropy; seeded and reproducible.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any classifier returning logits ``(B, classes)``; trained in place (parameters with
+        ``requires_grad=False``, e.g. a frozen backbone, are left alone).
+    data : ImageDataset
+        Training images.
+    test_data : ImageDataset, optional
+        Held-out images for ``test_accuracy`` (default: none, accuracy NaN).
+    epochs, batch_size, lr, weight_decay : training recipe.
+    seed : int
+        Seeds the shuffling (and nothing global: torch's global RNG is left as it was).
+    progress : bool
+        A tqdm bar over epochs.
+    """
+    if epochs < 1 or batch_size < 1 or not lr > 0:
+        raise EncodingError(f"epochs and batch_size must be >= 1 and lr > 0, got {epochs}, "
+                            f"{batch_size}, {lr}.")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise EncodingError("the model has no trainable parameters (all requires_grad=False).")
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    gen = torch.Generator().manual_seed(seed)
+    loss_fn = nn.CrossEntropyLoss()
+    history = []
+    t0 = time.perf_counter()
+    n = len(data)
+    model.train()
+    bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        order = torch.randperm(n, generator=gen)
+        total, correct = 0.0, 0
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            x, y = data.images[idx], data.labels[idx]
+            opt.zero_grad()
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+        sched.step()
+        history.append({"epoch": epoch + 1, "loss": total / n, "train_accuracy": correct / n})
+        bar.set_postfix(loss=f"{total / n:.3f}", acc=f"{correct / n:.3f}")
+    model.eval()
+    acc = evaluate(model, test_data) if test_data is not None else float("nan")
+    return TrainResult(model, acc, history, time.perf_counter() - t0)
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(model: nn.Module, path, metadata: dict | None = None) -> Path:
+    """Write ``PATH.pt`` (the state_dict) and ``PATH.json`` (``model.config`` + metadata).
+
+    The JSON is written last, so a checkpoint without its JSON is incomplete and is not loaded.
+    Returns the ``.pt`` path.
+    """
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict):
+        raise EncodingError("save_checkpoint needs a qaxai model (with a .config dict); for your "
+                            "own model save its state_dict with torch.save.")
+    pt = Path(path).with_suffix(".pt")
+    pt.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"config": config, "torch": torch.__version__, **(metadata or {})}
+    text = json.dumps(meta, indent=2, sort_keys=True)
+    _atomic_write(pt, lambda p: torch.save(model.state_dict(), p))
+    _atomic_write(pt.with_suffix(".json"), lambda p: p.write_text(text))
+    return pt
+
+
+def load_checkpoint(path) -> tuple[nn.Module, dict]:
+    """The model (eval mode) and metadata of a checkpoint written by :func:`save_checkpoint`."""
+    pt = Path(path).with_suffix(".pt")
+    js = pt.with_suffix(".json")
+    if not (pt.is_file() and js.is_file()):
+        raise EncodingError(f"checkpoint {str(pt)!r} is incomplete: expected {pt.name} and "
+                            f"{js.name} side by side.")
+    meta = json.loads(js.read_text())
+    model = build_model(meta["config"])
+    state = torch.load(pt, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    return model, meta
+
+
+def cache_dir() -> Path:
+    """Where trained default models are kept: ``$QAXAI_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/qaxai``, else ``~/.cache/qaxai``."""
+    if os.environ.get("QAXAI_CACHE_DIR"):
+        return Path(os.environ["QAXAI_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "qaxai"
+
+
+def _key(config: dict, recipe: dict) -> str:
+    text = json.dumps({"config": config, "recipe": recipe, "version": _RECIPE_VERSION},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def default_model(architecture: str = "PaperNet", *, n_maps: int = 16,
+                  cache: str | os.PathLike | None = None, progress: bool = True,
+                  retrain: bool = False) -> tuple[nn.Module, dict]:
+    """The bundled default classifier of the digits, trained on first use and cached.
+
+    Parameters
+    ----------
+    architecture : {"PaperNet", "GapNet"}
+    n_maps : int
+        Feature maps of the explained layer (``model.reduce``).
+    cache : path, optional
+        Cache folder (default :func:`cache_dir`); the checkpoint's name is a hash of the model
+        config and the training recipe, so a changed recipe never loads a stale model.
+    progress : bool
+        Show a progress bar while training.
+    retrain : bool
+        Train even if a cached checkpoint exists.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode.
+    metadata : dict
+        ``config``, ``recipe``, ``data``, ``test_accuracy``, ``test_indices`` (the held-out
+        digits), ``train_seconds``, ``checkpoint`` (path).
+    """
+    config = {**DEFAULT_MODEL_CONFIG, "architecture": architecture, "n_maps": int(n_maps)}
+    recipe = dict(DEFAULT_RECIPE)
+    folder = Path(cache) if cache is not None else cache_dir()
+    path = folder / f"digits-{architecture.lower()}-{_key(config, recipe)}.pt"
+    if not retrain and path.is_file() and path.with_suffix(".json").is_file():
+        model, meta = load_checkpoint(path)
+        meta["checkpoint"] = str(path)
+        return model, meta
+    data = load_digits_dataset()
+    train_idx, test_idx = split_indices(data.labels.numpy(), recipe["test_fraction"],
+                                        recipe["seed"])
+    train_set, test_set = data.subset(train_idx), data.subset(test_idx)
+    with torch.random.fork_rng():
+        torch.manual_seed(recipe["seed"])
+        model = build_model(config)
+    result = train(model, train_set, test_set, epochs=recipe["epochs"],
+                   batch_size=recipe["batch_size"], lr=recipe["lr"],
+                   weight_decay=recipe["weight_decay"], seed=recipe["seed"], progress=progress)
+    meta = {"recipe": recipe, "data": data.name, "test_accuracy": result.test_accuracy,
+            "test_indices": test_idx.tolist(), "train_seconds": result.seconds,
+            "history": result.history}
+    save_checkpoint(result.model, path, meta)
+    meta = {"config": result.model.config, "torch": torch.__version__, **meta,
+            "checkpoint": str(path)}
+    return result.model, meta
+
