@@ -11,15 +11,19 @@ redundancy, and the selection QUBO handed to the physics side as a dimod BQM.
 [(2, 5, 9, 13)]
 """
 
+from . import metrics
+from ._cam import BaseCAM, GradCAM, GradCAMPlusPlus, heatmaps_from_weights
 from ._capture import Capture, ablation_relevance, capture, resolve_layer
 from ._data import ImageDataset, load_digits_dataset
 from ._exact import ExactGroundStateSolver
 from ._loaders import load_image_folder, load_mnist, load_stl10
 from ._models import GapNet, PaperNet, build_model
+from ._qubocam import QuboCAM
 from ._qubo import cardinality_bqm, cardinality_penalty, normalise_relevance, paper_bqm
 from ._scores import redundancy, relevance
 from ._selection import CandidatesTruncatedWarning, SelectionQubo
 from ._solvers import SAMPLERS, get_sampler, selections
+from ._xai import METHODS, Explanations, XaiStudy, explain, select_correct, xai_study
 from ._train import (TrainResult, cache_dir, default_model, evaluate, load_checkpoint,
                      save_checkpoint, train)
 from .exceptions import DataError, EncodingError
@@ -34,5 +38,7 @@ __all__ = [
     "paper_bqm", "cardinality_bqm", "cardinality_penalty",
     "SelectionQubo", "CandidatesTruncatedWarning",
     "ExactGroundStateSolver", "SAMPLERS", "get_sampler", "selections",
+    "BaseCAM", "GradCAM", "GradCAMPlusPlus", "QuboCAM", "heatmaps_from_weights",
+    "METHODS", "Explanations", "XaiStudy", "explain", "select_correct", "xai_study", "metrics",
     "EncodingError", "DataError",
 ]

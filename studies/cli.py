@@ -1,6 +1,7 @@
 """The ``qaxai`` command line.
 
 ``qaxai gap PROBLEM`` -- the minimum gap of a BQM's annealing Hamiltonian.
+``qaxai explain --index I | --class C`` -- explanations of held-out digits by the bundled model.
 """
 
 from __future__ import annotations
@@ -55,6 +56,25 @@ def _build_parser() -> argparse.ArgumentParser:
     gap.add_argument("--plot", metavar="FILE", default=None,
                      help="draw the lowest levels and the gap against s (PNG, PDF or SVG)")
     gap.set_defaults(func=_cmd_gap)
+
+    explain = sub.add_parser(
+        "explain",
+        help="explain held-out digits with QuboCAM, GradCAM, GradCAM++ (a gallery figure)",
+        description="Explain held-out digits of the bundled default model (trained and cached "
+        "on first use) and draw a gallery: one row per image, one column per method.",
+    )
+    which = explain.add_mutually_exclusive_group(required=True)
+    which.add_argument("--index", type=int, nargs="+", metavar="I",
+                       help="positions in the held-out digits (0-based)")
+    which.add_argument("--class", dest="cls", type=int, metavar="C",
+                       help="explain the first --count held-out digits of class C")
+    explain.add_argument("--count", type=int, default=4, help="images for --class (default 4)")
+    explain.add_argument("--method", nargs="+", default=["qubo-paper", "gradcam", "gradcam++"],
+                         help="methods (qubo-paper, qubo-cardinality, gradcam, gradcam++, top-m "
+                         "gradcam, top-m gradcam++, top-m contribution, random-m)")
+    explain.add_argument("--model", choices=["PaperNet", "GapNet"], default="PaperNet")
+    explain.add_argument("--out", required=True, metavar="FILE", help="gallery figure (PNG/PDF/SVG)")
+    explain.set_defaults(func=_cmd_explain)
     return parser
 
 
@@ -121,6 +141,43 @@ def _cmd_gap(args: argparse.Namespace) -> int:
         print("time         " + ", ".join(f"{k[:-2]} {v:.3f} s" for k, v in timings.items()))
         if args.plot:
             print(f"plot         {args.plot}")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from encoding import METHODS, default_model, explain, load_digits_dataset
+
+    from .figures import explanation_gallery
+
+    unknown = [m for m in args.method if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown --method {unknown}; choose from {list(METHODS)}")
+    model, meta = default_model(args.model)
+    test = load_digits_dataset().subset(meta["test_indices"])
+    labels = test.labels.numpy()
+    if args.index is not None:
+        idx = np.asarray(args.index)
+        if idx.min() < 0 or idx.max() >= len(test):
+            raise ValueError(f"--index must be in 0..{len(test) - 1} (held-out digits), got "
+                             f"{args.index}")
+    else:
+        if not 0 <= args.cls < len(test.classes):
+            raise ValueError(f"--class must be in 0..{len(test.classes) - 1}, got {args.cls}")
+        idx = np.flatnonzero(labels == args.cls)[:max(1, args.count)]
+    images = test.images[idx]
+    ex = explain(model, images, model.target_layer, methods=args.method)
+    pred = model(images).argmax(1).numpy()
+    titles = [f"#{i}: true {labels[i]}, pred {p}" for i, p in zip(idx, pred)]
+    explanation_gallery(images.numpy(), {m: ex[m].heatmaps for m in args.method}, args.out,
+                        titles=titles)
+    for row, i in enumerate(idx):
+        sel = {m: np.flatnonzero(ex[m].selections[row]).tolist() for m in args.method
+               if ex[m].selections is not None}
+        print(f"#{i}: true {labels[i]}, predicted {pred[row]}" +
+              "".join(f"; {m} maps {v}" for m, v in sel.items()))
+    print(f"gallery      {args.out}")
     return 0
 
 

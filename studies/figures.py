@@ -6,7 +6,7 @@ from os import PathLike
 
 import numpy as np
 
-__all__ = ["plot_levels"]
+__all__ = ["plot_levels", "explanation_gallery", "bhattacharyya_panels", "metric_chart"]
 
 _STYLE = {
     "figure.dpi": 150,
@@ -59,6 +59,128 @@ def plot_levels(result, path: str | PathLike, *, title: str | None = None) -> No
         ax_g.legend(loc="best")
         head = f"n = {result.n}, sector {result.sector}, d = {d}"
         fig.suptitle(f"{title} — {head}" if title else head, fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def explanation_gallery(images, heatmaps: dict, path: str | PathLike, *, titles=None,
+                        alpha: float = 0.55) -> None:
+    """One row per image: the image, then each method's heatmap over it.
+
+    Parameters
+    ----------
+    images : (N, C, H, W) array_like
+        Pixel values in [0, 1].
+    heatmaps : dict of str -> (N, H, W) ndarray
+        Method name -> heatmaps in [0, 1] (column order = dict order).
+    titles : sequence of str, optional
+        Row labels (e.g. "#21: 1").
+    """
+    plt = _pyplot()
+    images = np.asarray(images)
+    n = images.shape[0]
+    methods = list(heatmaps)
+    with plt.rc_context({**_STYLE, "axes.grid": False}):
+        fig, axes = plt.subplots(n, 1 + len(methods), figsize=(1.6 * (1 + len(methods)), 1.6 * n),
+                                 squeeze=False)
+        for i in range(n):
+            img = images[i].transpose(1, 2, 0)
+            img = img[..., 0] if img.shape[-1] == 1 else img
+            cmap = "gray" if img.ndim == 2 else None
+            axes[i, 0].imshow(img, cmap=cmap, vmin=0, vmax=1)
+            axes[i, 0].set_ylabel(titles[i] if titles is not None else f"image {i}")
+            for j, m in enumerate(methods):
+                ax = axes[i, j + 1]
+                ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+                ax.imshow(heatmaps[m][i], cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            for ax in axes[i]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+        axes[0, 0].set_title("image")
+        for j, m in enumerate(methods):
+            axes[0, j + 1].set_title(m)
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+
+
+def bhattacharyya_panels(matrices: dict, path: str | PathLike, *, classes=None,
+                         title: str | None = None) -> None:
+    """The class x class Bhattacharyya matrices of several methods side by side (shared colour
+    scale 0..1, mean off-diagonal in each panel's title)."""
+    plt = _pyplot()
+    from encoding.metrics import mean_off_diagonal
+
+    names = list(matrices)
+    with plt.rc_context({**_STYLE, "axes.grid": False}):
+        fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names) + 0.8, 2.9),
+                                 squeeze=False)
+        for ax, name in zip(axes[0], names):
+            M = np.asarray(matrices[name])
+            im = ax.imshow(M, vmin=0, vmax=1, cmap="viridis")
+            ax.set_title(f"{name}\nmean off-diag {mean_off_diagonal(M):.3f}")
+            ticks = np.arange(M.shape[0])
+            ax.set_xticks(ticks, classes if classes is not None else ticks)
+            ax.set_yticks(ticks, classes if classes is not None else ticks)
+        fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="Bhattacharyya coefficient")
+        if title:
+            fig.suptitle(title)
+        fig.savefig(path, bbox_inches="tight")
+        plt.close(fig)
+
+
+def metric_chart(table: list, path: str | PathLike, *, metrics=None, weights=("trained",),
+                 title: str | None = None) -> None:
+    """Each metric's value per method with its 95 % interval (one panel per metric and space).
+
+    ``table`` is :attr:`encoding.XaiStudy.table`; ``metrics`` a list of (space, metric) pairs
+    (default: every pair in the table except "maps selected").
+    """
+    plt = _pyplot()
+    rows = [r for r in table if r["weights"] in weights]
+    if metrics is None:
+        metrics = list(dict.fromkeys((r["space"], r["metric"]) for r in rows
+                                     if r["metric"] != "maps selected"))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    ncol = 4
+    nrow = int(np.ceil(len(metrics) / ncol))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 0.28 * len(methods) * nrow + 1.2 * nrow),
+                                 squeeze=False)
+        for ax, (space, metric) in zip(axes.ravel(), metrics):
+            for wi, w in enumerate(weights):
+                for mi, m in enumerate(methods):
+                    r = next((r for r in rows if (r["weights"], r["method"], r["space"],
+                                                   r["metric"]) == (w, m, space, metric)), None)
+                    if r is None:
+                        continue
+                    y = mi + 0.3 * wi
+                    ax.errorbar(r["value"], y, xerr=[[max(r["value"] - r["low"], 0)],
+                                                     [max(r["high"] - r["value"], 0)]],
+                                fmt="o" if wi == 0 else "s", ms=3.5, capsize=2,
+                                color=colours[wi % len(colours)],
+                                label=w if mi == 0 else None)
+            better = next((r["better"] for r in rows if (r["space"], r["metric"]) == (space, metric)), "")
+            ax.set_title(f"{metric} ({space}; {better} is better)", fontsize=8)
+            ax.set_yticks(range(len(methods)), methods if ax in axes[:, 0] else [""] * len(methods))
+            ax.invert_yaxis()
+        for ax in axes.ravel()[len(metrics):]:
+            ax.axis("off")
+        if len(weights) > 1:
+            axes[0, 0].legend(loc="best", fontsize=7)
+        if title:
+            fig.suptitle(title)
         fig.tight_layout()
         fig.savefig(path)
         plt.close(fig)

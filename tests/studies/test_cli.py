@@ -115,3 +115,13 @@ def test_shipped_selection_problem_chooses_exactly_m_maps():
     assert "digit" in info["selection12"]
     ground = selections(ExactGroundStateSolver().sample(bqm))
     assert ground and all(len(sel) == 3 for sel in ground)
+
+
+def test_explain_command_draws_a_gallery(tmp_path, monkeypatch, capsys, trained_default_cache):
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(trained_default_cache))
+    png = tmp_path / "gallery.png"
+    assert main(["explain", "--class", "3", "--count", "2", "--out", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert png.stat().st_size > 5000 and out.count("true 3") == 2 and "qubo-paper maps" in out
+    assert main(["explain", "--index", "100000", "--out", str(png)]) == 2
+    assert "--index must be in 0.." in capsys.readouterr().err

@@ -1,0 +1,99 @@
+"""QuboCAM: the heatmap of the feature maps chosen by the selection QUBO (private)."""
+
+from __future__ import annotations
+
+import dimod
+import numpy as np
+
+from ._cam import BaseCAM
+from ._capture import Capture, ablation_relevance
+from ._exact import ExactGroundStateSolver
+from ._selection import SelectionQubo
+
+__all__ = ["QuboCAM"]
+
+
+class QuboCAM(BaseCAM):
+    """Explain by the maps that minimise a selection QUBO, weighted by their GradCAM weight.
+
+    For each image: :class:`SelectionQubo` builds the BQM from the layer's maps and gradients,
+    ``solver`` returns samples, the lowest-energy sample is the selection S, and the channel
+    vector is ``w_k = mean_ij dy_c/dA_k,ij`` on S and 0 elsewhere (DESIGN.md). The heatmap is
+    ``ReLU(sum_{k in S} w_k A_k)`` -- GradCAM's when S holds every map -- or, with
+    ``per_channel_relu=True``, the reference paper's ``sum_{k in S} ReLU(w_k A_k)``.
+
+    Parameters
+    ----------
+    model, target_layers, per_channel_relu
+        As in :class:`BaseCAM`.
+    formulation : {"paper", "cardinality"}
+    solver : dimod.Sampler, optional
+        Default :class:`ExactGroundStateSolver` (every ground state; the first in dimod's
+        order is used, and ``degeneracy_`` records how many there were).
+    sample_kwargs : dict, optional
+        Passed to ``solver.sample`` (e.g. ``{"num_reads": 100, "seed": 1}`` for simulated
+        annealing).
+    **qubo_options
+        Passed to :class:`SelectionQubo` (beta, m, relevance, redundancy, penalty,
+        normalization, max_qubits).
+
+    Attributes (after a call)
+    -------------------------
+    selections_ : list of tuple of int
+        Chosen channels per image (empty if no candidate qualified).
+    energies_ : (B,) ndarray
+        QUBO energy of each selection.
+    degeneracy_ : (B,) ndarray of int
+        Lowest-energy samples returned (exact solver: the ground-state degeneracy).
+    qubos_ : list of dict
+        ``SelectionQubo.metadata_`` per image.
+    channel_vectors_, capture_, constant_
+        As in :class:`BaseCAM`.
+    """
+
+    def __init__(self, model, target_layers, formulation: str = "paper",
+                 solver: dimod.Sampler | None = None, per_channel_relu: bool = False,
+                 sample_kwargs: dict | None = None, **qubo_options):
+        super().__init__(model, target_layers, per_channel_relu)
+        self.formulation = formulation
+        self.solver = solver if solver is not None else ExactGroundStateSolver()
+        self.sample_kwargs = dict(sample_kwargs or {})
+        self.qubo_options = qubo_options
+        SelectionQubo(formulation, **qubo_options)._settings()  # fail early on bad options
+
+    def channel_weights(self, cap: Capture) -> np.ndarray:
+        qubo = SelectionQubo(self.formulation, **self.qubo_options)
+        rel = qubo._settings()[1]
+        ablation = None
+        if rel == "ablation":
+            ablation = ablation_relevance(self.model, self._images, self.target_layers[0],
+                                          cap.targets)
+        B, K = cap.activations.shape[:2]
+        grad_w = cap.gradients.astype(np.float64).mean(axis=(2, 3))
+        weights = np.zeros((B, K))
+        self.selections_, self.qubos_ = [], []
+        self.energies_, self.degeneracy_ = np.zeros(B), np.zeros(B, dtype=np.int64)
+        for b in range(B):
+            qubo.fit(cap.activations[b], cap.gradients[b],
+                     ablation=None if ablation is None else ablation[b], target=int(cap.targets[b]))
+            if qubo.empty_:
+                chosen, energy, degeneracy = (), float(qubo.bqm_.offset), 1
+            else:
+                ss = self.solver.sample(qubo.bqm_, **self.sample_kwargs)
+                first = ss.first
+                chosen = tuple(sorted(int(k) for k, v in first.sample.items() if v == 1))
+                energy = float(first.energy)
+                agg = ss.aggregate()  # distinct samples
+                degeneracy = int(np.sum(agg.record.energy <= energy + 1e-9 * max(abs(energy), 1)))
+            weights[b, list(chosen)] = grad_w[b, list(chosen)]
+            self.selections_.append(chosen)
+            self.qubos_.append(dict(qubo.metadata_))
+            self.energies_[b], self.degeneracy_[b] = energy, degeneracy
+        return weights
+
+    def __call__(self, input_tensor, targets=None) -> np.ndarray:
+        self._images = input_tensor
+        try:
+            return super().__call__(input_tensor, targets)
+        finally:
+            del self._images
