@@ -1,6 +1,16 @@
-"""simulate — annealing dynamics, success probabilities, samplers and the D-Wave adapter.
+"""simulate -- annealing dynamics: the state at the end of an anneal, the success probability
+P(T), the time to reach a target probability, and a dimod sampler that draws from |psi(T)|^2.
 
-Not yet implemented: see the simulate and D-Wave issues.
+>>> import dimod, simulate
+>>> bqm = dimod.BinaryQuadraticModel({0: -1.0, 1: 0.5}, {(0, 1): 0.8}, 0.0, "BINARY")
+>>> p = simulate.success_probability(bqm, T=20.0)
 """
 
-__all__: list[str] = []
+from ._anneal import (METHODS, AnnealResult, anneal, initial_state, success_probability,
+                      time_to_target)
+from ._protocol import ProtocolResult, paper_protocol
+from ._sampler import AnnealingSampler
+from .exceptions import SimulationError
+
+__all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target", "initial_state",
+           "METHODS", "paper_protocol", "ProtocolResult", "AnnealingSampler", "SimulationError"]

@@ -166,6 +166,11 @@ class AnnealingHamiltonian:
         a, b = self.coefficients(s)
         return self._apply(a, b, v, out)
 
+    def apply(self, a: float, b: float, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``(a H_D + b H_P) @ v`` for given coefficients (e.g. a Magnus combination of two
+        times); shapes and dtypes as in :meth:`matvec`."""
+        return self._apply(float(a), float(b), v, out)
+
     def _apply(self, a: float, b: float, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         v = np.asarray(v)
         if v.dtype not in (np.float64, np.complex128):

@@ -125,3 +125,24 @@ def random_bqm(rng: np.random.Generator, n: int, vartype, *, linear: bool = True
     quad = {(labels[i], labels[j]): float(rng.normal())
             for i, j in itertools.combinations(range(n), 2) if rng.random() < density}
     return dimod.BinaryQuadraticModel(lin, quad, float(rng.normal()), vartype)
+
+
+def dense_evolution(bqm, T: float, *, scale: float | None = None, A=lambda s: 1 - s,
+                    B=lambda s: s, psi0=None) -> np.ndarray:
+    """psi(T) of i dpsi/dt = H(t/T) psi by scipy's DOP853 at rtol = atol = 1e-12 on the dense
+    H of :func:`dense_hamiltonian` (from |+>^n unless ``psi0`` is given)."""
+    from scipy.integrate import solve_ivp
+
+    n = bqm.num_variables
+    scale = ising_scale(bqm) if scale is None else scale
+    HD = -sum(single_site(X, i, n) for i in range(n))
+    HP = np.diag(problem_energies(bqm) / scale)
+    psi0 = np.full(2**n, 2 ** (-n / 2), dtype=complex) if psi0 is None else psi0
+
+    def rhs(t, y):
+        s = t / T
+        return -1j * ((A(s) * HD + B(s) * HP) @ y)
+
+    sol = solve_ivp(rhs, (0.0, T), psi0.astype(complex), method="DOP853", rtol=1e-12,
+                    atol=1e-12)
+    return sol.y[:, -1]
