@@ -203,7 +203,10 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     dephasing = float(dephasing) if dephasing else None
     H = as_hamiltonian(bqm_or_H, schedule, scale, "full", memory_limit)
     if method == "auto":
-        method = "split" if (not dephasing and H.n <= _AUTO_SPLIT_MAX_N) else "qutip"
+        method = ("split" if not dephasing and (dt is not None or H.n <= _AUTO_SPLIT_MAX_N)
+                  else "qutip")
+    if dt is not None and method != "split":
+        raise SimulationError(f"dt (a fixed step) applies to method='split', not {method!r}.")
     if dephasing and method != "qutip":
         raise SimulationError("dephasing needs method='qutip' (mesolve); the split propagator "
                               "evolves pure states.")
@@ -216,8 +219,6 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
         states, info = propagate(np.asarray(H.diagonal()), H.schedule, T, psi0, s_points,
                                  tol=tol, dt=dt)
     elif method == "magnus":
-        if dt is not None:
-            raise SimulationError("dt (a fixed step) applies to method='split'.")
         states, info = magnus_propagate(H, T, psi0, s_points, tol=tol)
     else:
         states, info = qutip_evolve(H, T, psi0, s_points, dephasing, qutip_options)

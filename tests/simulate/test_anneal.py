@@ -127,6 +127,8 @@ def test_bad_input():
         simulate.anneal(bqm, 1.0, dephasing=-0.1)
     with pytest.raises(SimulationError, match="dephasing needs method='qutip'"):
         simulate.anneal(bqm, 1.0, dephasing=0.1, method="split")
+    with pytest.raises(SimulationError, match="dt .* applies to method='split', not 'qutip'"):
+        simulate.anneal(bqm, 1.0, dt=0.01, method="qutip")
     with pytest.raises(SimulationError, match="method must be one of"):
         simulate.anneal(bqm, 1.0, method="rk4")
     degenerate = spectral.Schedule.from_functions(lambda s: 1e-12 + 0 * s, lambda s: 1.0 + 0 * s)
