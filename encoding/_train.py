@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,8 +233,15 @@ def default_model(architecture: str = "PaperNet", *, n_maps: int = 16,
     meta = {"recipe": recipe, "data": data.name, "test_accuracy": result.test_accuracy,
             "test_indices": test_idx.tolist(), "train_seconds": result.seconds,
             "history": result.history}
-    save_checkpoint(result.model, path, meta)
+    try:
+        save_checkpoint(result.model, path, meta)
+        where = str(path)
+    except OSError as err:  # a read-only cache: keep the trained model, say so
+        warnings.warn(f"could not cache the default model in {str(folder)!r} ({err}); it will "
+                      "be trained again next time. Set QAXAI_CACHE_DIR to a writable folder.",
+                      stacklevel=2)
+        where = None
     meta = {"config": result.model.config, "torch": torch.__version__, **meta,
-            "checkpoint": str(path)}
+            "checkpoint": where}
     return result.model, meta
 

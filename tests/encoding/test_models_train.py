@@ -101,3 +101,16 @@ def test_resnet18_backbone_from_a_local_weights_file(tmp_path):
     assert not any(p.requires_grad for p in model.backbone.parameters())
     with pytest.raises(EncodingError, match="never downloads"):
         PaperNet(backbone="resnet18", in_channels=3, weights=str(tmp_path / "missing.pth"))
+
+
+def test_default_model_survives_a_read_only_cache(tmp_path, monkeypatch):
+    import encoding._train as tr
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(tr, "save_checkpoint", refuse)
+    monkeypatch.setitem(tr.DEFAULT_RECIPE, "epochs", 1)
+    with pytest.warns(UserWarning, match="could not cache the default model"):
+        model, meta = default_model(cache=tmp_path / "ro", progress=False)
+    assert meta["checkpoint"] is None and model(torch.rand(1, 1, 8, 8)).shape == (1, 10)
