@@ -138,8 +138,10 @@ class XaiStudy:
     ----------
     table : list of dict
         One row per (weights, method, space, metric): ``value``, bootstrap ``low``/``high``
-        (95 %, stratified by class), ``p_value`` (label permutation; NaN where no label is
-        involved), ``better`` ("higher" or "lower"), ``n`` images.
+        (95 %, stratified by class), ``p_value`` (class-label permutation for the
+        disentanglement measures; NaN for per-image measures, and for target sensitivity,
+        whose label permutation -- swapping an image's two targets -- leaves it unchanged),
+        ``better`` ("higher" or "lower"), ``n`` images.
     arrays : dict of str -> ndarray
         For the HDF5 store and figures: ``indices``, ``labels``, ``runner_up``, and per weights
         and method ``{weights}/{method}/heatmaps`` (N, H, W), ``channel_vectors`` (N, K),
