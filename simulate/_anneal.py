@@ -15,17 +15,18 @@ from spectral._memory import check_memory
 
 from ._qutip_backend import qutip_evolve
 from ._magnus import propagate as magnus_propagate
+from ._rk import propagate as rk_propagate
 from ._split import propagate
 from .exceptions import SimulationError
 
 __all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target", "METHODS"]
 
-METHODS = ("auto", "split", "magnus", "qutip")
+METHODS = ("auto", "split", "magnus", "dop853", "qutip")
 #: default tolerance of the split-operator path (2-norm of the final state's error)
 DEFAULT_TOL = 1e-7
-#: "auto" uses the split-operator propagator up to this many qubits and tuned QuTiP above
-#: (studies/benchmarks/bench_dynamics.py, 2 cores: split 1.5-86x faster than QuTiP at n = 8,
-#: 0.8-2.1x at n = 10, 0.4-0.8x at n = 12 and 0.4-1.0x at n = 14)
+#: "auto" uses the split-operator propagator up to this many qubits and DOP853 on the Numba
+#: matvec above (studies/benchmarks/bench_dynamics.py, 2 cores, against tuned QuTiP: split
+#: 1.6-64x at n = 8; DOP853 0.8-1.5x at n = 10, 1.2-1.8x at n = 12, 2.0-2.7x at n = 14)
 _AUTO_SPLIT_MAX_N = 9
 
 
@@ -162,14 +163,16 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
         Total anneal time, > 0, in inverse units of the (scaled) energy.
     schedule, scale
         As in :meth:`spectral.AnnealingHamiltonian.from_bqm` (default linear, "auto").
-    method : {"auto", "split", "magnus", "qutip"}
+    method : {"auto", "split", "magnus", "dop853", "qutip"}
         "split": fourth-order split-operator propagator (Suzuki's composition of Strang steps,
         Numba kernels) with global error control (``tol``); "magnus": fourth-order
         commutator-free Magnus steps with Chebyshev exponentials of the matrix-free H (error
         control alike); "qutip": QuTiP 5 ``sesolve`` (``mesolve`` with dephasing) with the
         tuned options of :data:`simulate._qutip_backend.SESOLVE_OPTIONS` (vern7, atol 1e-10,
-        rtol 1e-8, global error <= 3.4e-9 measured for n <= 14); "auto": "split" for n <= 9
-        without dephasing (faster there), else "qutip" (faster from n = 10 on, measured).
+        rtol 1e-8, global error <= 3.4e-9 measured for n <= 14); "dop853": scipy's
+        Dormand-Prince 8(5,3) on the Numba matvec (local error control at tol / 100);
+        "auto": "qutip" with dephasing, else "split" for n <= 9 and "dop853" above (the
+        fastest there, measured).
     dephasing : float, optional
         Rate gamma >= 0 of the Lindblad operators sqrt(gamma) Z_i (open system; QuTiP's mesolve
         on the 4^n-dimensional density matrix: practical up to n ~ 8).
@@ -203,8 +206,8 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     dephasing = float(dephasing) if dephasing else None
     H = as_hamiltonian(bqm_or_H, schedule, scale, "full", memory_limit)
     if method == "auto":
-        method = ("split" if not dephasing and (dt is not None or H.n <= _AUTO_SPLIT_MAX_N)
-                  else "qutip")
+        method = ("qutip" if dephasing else "split"
+                  if dt is not None or H.n <= _AUTO_SPLIT_MAX_N else "dop853")
     if dt is not None and method != "split":
         raise SimulationError(f"dt (a fixed step) applies to method='split', not {method!r}.")
     if dephasing and method != "qutip":
@@ -218,6 +221,8 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     if method == "split":
         states, info = propagate(np.asarray(H.diagonal()), H.schedule, T, psi0, s_points,
                                  tol=tol, dt=dt)
+    elif method == "dop853":
+        states, info = rk_propagate(H, T, psi0, s_points, tol=tol)
     elif method == "magnus":
         states, info = magnus_propagate(H, T, psi0, s_points, tol=tol)
     else:

@@ -30,7 +30,7 @@ class AnnealingSampler(dimod.Sampler):
     def __init__(self):
         self._parameters = {"num_reads": [], "annealing_time": [], "schedule": [], "seed": [],
                             "method": [], "scale": [], "tol": []}
-        self._properties = {"methods": ("auto", "split", "magnus", "qutip"),
+        self._properties = {"methods": ("auto", "split", "magnus", "dop853", "qutip"),
                             "annealing_time_units": "inverse scaled energy (hbar = 1)"}
 
     @property

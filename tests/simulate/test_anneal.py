@@ -14,7 +14,7 @@ import spectral
 from simulate import SimulationError
 from tests import naive
 
-METHODS = ["split", "magnus", "qutip"]
+METHODS = ["split", "magnus", "dop853", "qutip"]
 
 
 @settings(max_examples=8)
