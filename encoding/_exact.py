@@ -34,17 +34,12 @@ class ExactGroundStateSolver(dimod.Sampler):
     [[1, 0], [0, 1]]
     """
 
+    parameters = None  # instance dicts, as dimod's ExactSolver does
+    properties = None
+
     def __init__(self):
-        self._parameters = {"rtol": [], "max_ground_states": []}
-        self._properties = {"max_variables": MAX_EXACT_VARIABLES, "ground_rtol": GROUND_RTOL}
-
-    @property
-    def parameters(self) -> dict:
-        return self._parameters
-
-    @property
-    def properties(self) -> dict:
-        return self._properties
+        self.parameters = {"rtol": [], "max_ground_states": []}
+        self.properties = {"max_variables": MAX_EXACT_VARIABLES, "ground_rtol": GROUND_RTOL}
 
     def sample(self, bqm: dimod.BinaryQuadraticModel, *, rtol: float = GROUND_RTOL,
                max_ground_states: int = 4096, **kwargs) -> dimod.SampleSet:

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from . import metrics as M
 from ._cam import GradCAM, GradCAMPlusPlus, heatmaps_from_weights
-from ._capture import _check_images, capture, resolve_layer
+from ._capture import _check_images, resolve_layer
 from ._data import ImageDataset
 from ._qubocam import QuboCAM
 from ._scores import relevance
@@ -226,10 +226,11 @@ def _rows(weights_name, method, ex, ex_runner, labels, model, layer, images, tar
     grouped("heatmap", ex.heatmaps)
     per_image("heatmap", "target sensitivity",
               M.target_sensitivity(ex.heatmaps, ex_runner.heatmaps, "spearman"), "higher")
-    per_image("heatmap", "average drop %", M.average_drop(model, images, ex.heatmaps, targets),
-              "lower")
+    pair = M.confidence_pair(model, images, ex.heatmaps, targets)
+    per_image("heatmap", "average drop %",
+              M.average_drop(model, images, ex.heatmaps, targets, pair), "lower")
     per_image("heatmap", "increase in confidence %",
-              M.increase_in_confidence(model, images, ex.heatmaps, targets), "higher")
+              M.increase_in_confidence(model, images, ex.heatmaps, targets, pair), "higher")
     per_image("heatmap", "deletion AUC", M.deletion_auc(model, images, ex.heatmaps, targets, steps),
               "lower")
     per_image("heatmap", "insertion AUC",
@@ -282,7 +283,8 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
     for name, net in runs:
         net.eval()
         targets = labels
-        runner = capture(net, images, layer, "runner-up").targets
+        with torch.no_grad():
+            runner = net(images).topk(2, dim=1).indices[:, 1].numpy()
         study.arrays[f"{name}/runner_up"] = runner
         ex = explain(net, images, layer, targets, methods, reference, seed)
         ex_r = explain(net, images, layer, runner, methods, reference, seed)

@@ -54,7 +54,7 @@ from .exceptions import EncodingError
 __all__ = ["bhattacharyya_matrix", "mean_off_diagonal", "pairwise_distances", "silhouette",
            "silhouette_samples", "knn_accuracy", "knn_correct",
            "knn_correct_from_distances", "target_sensitivity", "class_probabilities",
-           "average_drop", "increase_in_confidence", "deletion_auc", "insertion_auc",
+           "confidence_pair", "average_drop", "increase_in_confidence", "deletion_auc", "insertion_auc",
            "deletion_curves", "retained_score", "bootstrap_interval", "permutation_pvalue"]
 
 
@@ -239,17 +239,23 @@ def _masked(images, heatmaps) -> torch.Tensor:
     return images * H[:, None]
 
 
-def average_drop(model, images, heatmaps, targets) -> np.ndarray:
-    """Per image ``100 max(0, Y - O) / Y`` (its mean is the Average Drop, in %)."""
-    Y = class_probabilities(model, images, targets)
-    O = class_probabilities(model, _masked(images, heatmaps), targets)
+def confidence_pair(model, images, heatmaps, targets) -> tuple[np.ndarray, np.ndarray]:
+    """``(Y, O)``: the class probability of each image and of the image times its heatmap."""
+    return (class_probabilities(model, images, targets),
+            class_probabilities(model, _masked(images, heatmaps), targets))
+
+
+def average_drop(model, images, heatmaps, targets, pair=None) -> np.ndarray:
+    """Per image ``100 max(0, Y - O) / Y`` (its mean is the Average Drop, in %); ``pair`` is a
+    precomputed :func:`confidence_pair`."""
+    Y, O = confidence_pair(model, images, heatmaps, targets) if pair is None else pair
     return 100.0 * np.maximum(0.0, Y - O) / Y
 
 
-def increase_in_confidence(model, images, heatmaps, targets) -> np.ndarray:
-    """Per image ``100 * 1[O > Y]`` (its mean is the Increase in Confidence, in %)."""
-    Y = class_probabilities(model, images, targets)
-    O = class_probabilities(model, _masked(images, heatmaps), targets)
+def increase_in_confidence(model, images, heatmaps, targets, pair=None) -> np.ndarray:
+    """Per image ``100 * 1[O > Y]`` (its mean is the Increase in Confidence, in %); ``pair``
+    as in :func:`average_drop`."""
+    Y, O = confidence_pair(model, images, heatmaps, targets) if pair is None else pair
     return 100.0 * (O > Y)
 
 

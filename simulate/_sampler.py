@@ -27,19 +27,14 @@ class AnnealingSampler(dimod.Sampler):
     >>> ss.info["p_success"]  # doctest: +SKIP
     """
 
+    parameters = None  # instance dicts, as dimod's ExactSolver does
+    properties = None
+
     def __init__(self):
-        self._parameters = {"num_reads": [], "annealing_time": [], "schedule": [], "seed": [],
-                            "method": [], "scale": [], "tol": []}
-        self._properties = {"methods": ("auto", "split", "magnus", "dop853", "qutip"),
-                            "annealing_time_units": "inverse scaled energy (hbar = 1)"}
-
-    @property
-    def parameters(self) -> dict:
-        return self._parameters
-
-    @property
-    def properties(self) -> dict:
-        return self._properties
+        self.parameters = {"num_reads": [], "annealing_time": [], "schedule": [], "seed": [],
+                           "method": [], "scale": [], "tol": []}
+        self.properties = {"methods": ("auto", "split", "magnus", "dop853", "qutip"),
+                           "annealing_time_units": "inverse scaled energy (hbar = 1)"}
 
     def sample(self, bqm: dimod.BinaryQuadraticModel, *, num_reads: int = 100,
                annealing_time: float = 50.0, schedule=None, seed=None, method: str = "auto",

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from ._control import refine
-from ._split_kernels import TILE, group_rotations, phase_and_low_rotations
+from ._split_kernels import group_rotations, phase_and_low_rotations
 from .exceptions import SimulationError
 
 #: Suzuki's fourth-order composition weights
@@ -110,8 +110,6 @@ def propagate(energies, schedule, T, psi0, s_points, *, tol=1e-7, dt=None, weigh
     prop = SplitPropagator(energies, schedule, T, weights)
     if prop.nbits < 1 or prop.energies.size != 1 << prop.nbits:
         raise SimulationError("the state must have 2^n amplitudes, n >= 1.")
-    if prop.nbits > prop.low and (1 << prop.low) < TILE:  # pragma: no cover - constants
-        raise SimulationError("LOW_BITS too small for the tile size.")
     s_points = np.asarray(s_points, dtype=float)
     seg = np.diff(np.concatenate([[0.0], s_points]))
 
