@@ -30,7 +30,7 @@ def chebyshev_apply(psi, diag, a, b, nbits, flip_sign, center, inv_half, coefs, 
         prev[j] = 0.0
         acc[j] = coefs[0] * psi[j]
     for k in range(1, coefs.size):
-        hamiltonian_matvec(phi, diag, a, b, nbits, flip_sign, h_phi)
+        hamiltonian_matvec(phi, diag, a, b, nbits, flip_sign, 0.0, h_phi)
         factor = 1.0 if k == 1 else 2.0
         c = coefs[k]
         for j in range(n):

@@ -1,46 +1,136 @@
-"""Dormand-Prince 8(5,3) on qaxai's Numba matvec (private).
+"""Dormand-Prince 8(5,3) on qaxai's Numba matvec, its stages fused in Numba (private).
 
-scipy's ``solve_ivp(method="DOP853")`` (Hairer, Norsett & Wanner, Solving ODEs I, sec. II.10)
-integrates i dpsi/dt = H(t/T) psi with the right-hand side applied by spectral's matrix-free
-kernel (``AnnealingHamiltonian.apply``, complex input). The spectrum is shifted by
-``a n - b min(H_P)`` (H_D + n >= 0, H_P - min >= 0: a global phase only), as for QuTiP.
-Local error control at ``rtol = tol / 100``, ``atol = tol / 1e4`` (per amplitude); measured
-global error of P against the dense propagator and QuTiP: below 1e-9 for n <= 14, T <= 100
-at tol = 1e-7.
+The explicit Runge-Kutta pair of Hairer, Norsett & Wanner (Solving ODEs I, sec. II.10; the
+tableau is scipy's ``DOP853``) integrates i dpsi/dt = (H(t/T) - E) psi, where the shift E is
+the state's mean energy <H> at the start of each step (held fixed within the step). A
+constant shift only changes the global phase, and E = <H> minimises ||(H - E) psi||, the
+rate at which the amplitudes turn: measured, 10 % fewer steps than shifting by the spectrum's
+lower bound and 10x fewer than centring the spectrum. Each step runs its 12 stages in one
+compiled call (``_rk_kernels.dop853_step``); Python only evaluates the schedule and chooses
+the step.
+
+Error control: the embedded estimate ``err = h |e5|^2 / sqrt(|e5|^2 + 0.01 |e3|^2)`` (2-norm
+of the state, as in Hairer's DOP853) is held below ``tol * h / T`` per step, with Gustafsson's
+PI controller. The evolution is unitary, so local errors are not amplified and the
+final-state error is about their sum, ``<= tol``. The estimate is asymptotic, so this is a
+measured statement, not a proof: against the dense propagator on 1100 random problems
+(n = 1-7, T = 0.05-100, tol = 1e-9-1e-2) the error stayed below 0.5 tol once the controller
+works at ``min(tol, 1e-5)`` and with at least 16 steps (without these two limits, few large
+steps at tol >= 1e-4 under-estimated it up to 9x).
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate._ivp import dop853_coefficients as _tableau
 
+from spectral._kernels import hamiltonian_matvec
+
+from ._control import MAX_STEPS
+from ._rk_kernels import dop853_step, subtract_mean_energy
 from .exceptions import SimulationError
+
+_STAGES = 12
+_A = np.ascontiguousarray(_tableau.A[:_STAGES, :_STAGES], dtype=float)
+_C = np.ascontiguousarray(_tableau.C[:_STAGES], dtype=float)
+_B = np.ascontiguousarray(_tableau.B, dtype=float)
+_E5 = np.ascontiguousarray(_tableau.E5[:_STAGES], dtype=float)
+_E3 = np.ascontiguousarray(_tableau.E3[:_STAGES], dtype=float)
+assert _tableau.E5[_STAGES] == 0.0 and _tableau.E3[_STAGES] == 0.0  # no FSAL stage in errors
+assert _C[-1] == 1.0  # the FSAL evaluation reuses the last stage's A and B
+_STAGE_COUNTS = np.count_nonzero(_A, axis=1).astype(np.int64)
+_STAGE_ROWS = np.zeros((_STAGES, _STAGES), dtype=np.int64)
+for _i in range(_STAGES):
+    _nz = np.flatnonzero(_A[_i])
+    _STAGE_ROWS[_i, :_nz.size] = _nz
+_FINAL_ROWS = np.flatnonzero((_B != 0) | (_E5 != 0) | (_E3 != 0)).astype(np.int64)
+
+#: the order of the error estimate in h (err ~ h^8), and the controller's safety and limits
+_ERROR_ORDER = 8
+_EXPONENT = 1.0 / (_ERROR_ORDER - 1)  # err / allowed ~ h^7 (allowed grows with h)
+_SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.95, 0.2, 5.0
+#: Gustafsson's PI step control (h_new = h S q^-(1/7 - 0.75 beta) q_prev^beta, q = err /
+#: allowed): the steps sit at DOP853's stability limit on the imaginary axis (|h lambda| ~ 6,
+#: measured), where the plain controller oscillated and rejected 5-12 % of the steps; with
+#: beta = 0.04 (Hairer's choice for DOPRI5) almost none are rejected and fewer are taken.
+_BETA = 0.04
+#: at least this many steps: the embedded estimate is asymptotic (h -> 0), and with one or two
+#: steps over a whole anneal (short T) it under-estimated the error up to 10x (found by the
+#: hypothesis test); capped at T / 16 no case exceeded tol
+_MIN_STEPS = 16
+#: the controller works at min(tol, this): at looser tolerances the steps are large enough
+#: for the (asymptotic) estimate to under-estimate the error, by up to 9x at tol = 1e-3 on
+#: one- and two-qubit problems (random search against the dense propagator); at tol <= 1e-5
+#: the final-state error stayed below 0.5 tol in 700 random cases
+_LOOSEST_TOL = 1e-5
 
 
 def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
-    """States at ``s_points`` (the last = 1) and an info dict."""
+    """States at ``s_points`` (increasing, the last = 1) and an info dict."""
     t_start = time.perf_counter()
-    n = H.n
-    diag = np.asarray(H.diagonal())
-    e_min = float(diag.min())
+    n, diag, nbits, flip = H.n, H._diag, H.nbits, float(H.flip_sign)
+    e_min, e_max = float(diag.min()), float(diag.max())
     sched = H.schedule
-    out = np.empty(H.dim, dtype=complex)
-    calls = [0]
+    T = float(T)
 
-    def rhs(t, y):
-        s = min(max(t / T, 0.0), 1.0)
-        a, b = sched(s)
-        H.apply(a, b, y, out)
-        calls[0] += 1
-        return -1j * (out + (a * n - b * e_min) * y)
+    def coefficients(t_points):
+        a, b = sched(np.clip(np.asarray(t_points, dtype=float) / T, 0.0, 1.0))
+        return np.ascontiguousarray(a, dtype=float), np.ascontiguousarray(b, dtype=float)
 
-    t_eval = T * np.asarray(s_points, dtype=float)
-    sol = solve_ivp(rhs, (0.0, T), np.asarray(psi0, dtype=complex), method="DOP853",
-                    t_eval=t_eval, rtol=tol * 1e-2, atol=tol * 1e-4)
-    if not sol.success:
-        raise SimulationError(f"DOP853 failed: {sol.message}")
-    states = [sol.y[:, j].copy() for j in range(sol.y.shape[1])]
-    return states, {"rhs_evaluations": calls[0], "rtol": tol * 1e-2, "atol": tol * 1e-4,
-                    "seconds": time.perf_counter() - t_start}
+    y = np.array(psi0, dtype=complex)
+    y_new = np.empty_like(y)
+    z = np.empty_like(y)
+    G = np.empty((_STAGES, H.dim), dtype=complex)
+    z_f, G_f = z.view(np.float64), G.view(np.float64)
+
+    def first_row(a_t: float, b_t: float) -> float:
+        """``G[0] = (H(t) - <H>) y``; returns the shift ``-<H>``."""
+        hamiltonian_matvec(y, diag, a_t, b_t, nbits, flip, 0.0, G[0])
+        return -subtract_mean_energy(y, G[0])
+
+    t = 0.0
+    (a0,), (b0,) = coefficients([0.0])
+    shift = first_row(float(a0), float(b0))
+    h_max = T / _MIN_STEPS
+    h = min(h_max, 1.0 / (abs(a0) * n + abs(b0) * (e_max - e_min) + 1e-12))
+    rate = min(tol, _LOOSEST_TOL) / T
+    steps = rejected = 0
+    error_sum = 0.0
+    q_prev = 1.0
+    states = []
+    for target in T * np.asarray(s_points, dtype=float):
+        while target - t > 1e-13 * T:
+            h_try = min(h, target - t)
+            truncated = h_try < h
+            a, b = coefficients(t + _C * h_try)
+            e5sq, e3sq = dop853_step(z, z_f, h_try, a, b, shift, diag, nbits, flip, _A,
+                                     _STAGE_ROWS, _STAGE_COUNTS, _FINAL_ROWS, _B, _E5, _E3, G,
+                                     G_f, y.view(np.float64), y_new.view(np.float64))
+            denom = e5sq + 0.01 * e3sq
+            err = h_try * e5sq / math.sqrt(denom) if denom > 0.0 else 0.0
+            allowed = rate * h_try
+            q = max(err / allowed, 1e-10)
+            if err <= allowed:
+                factor = _SAFETY * q ** -(_EXPONENT - 0.75 * _BETA) * q_prev ** _BETA
+                q_prev = max(q, 1e-4)
+                t = target if h_try >= target - t else t + h_try
+                y, y_new = y_new, y
+                shift = first_row(a[-1], b[-1])  # the last stage is at t + h
+                steps += 1
+                error_sum += err
+                if not truncated:
+                    h = min(h_max, h_try * min(_MAX_FACTOR, factor))
+            else:
+                rejected += 1
+                h = h_try * max(_MIN_FACTOR, _SAFETY * q ** -_EXPONENT)
+            if steps + rejected > MAX_STEPS or h < 1e-14 * T:
+                raise SimulationError(
+                    f"DOP853 could not reach tol = {tol:g} (step {h:.3g} at t = {t:.6g} after "
+                    f"{steps} steps); raise tol or use method='split'.")
+        states.append(y.copy())
+    return states, {"steps": steps, "rejected": rejected,
+                    "matvecs": 1 + 11 * (steps + rejected) + steps,
+                    "error_bound": error_sum, "seconds": time.perf_counter() - t_start}

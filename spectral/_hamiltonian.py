@@ -191,7 +191,7 @@ class AnnealingHamiltonian:
         rows_out = out.reshape(-1, self.dim)
         for j in range(rows_in.shape[0]):
             hamiltonian_matvec(rows_in[j], self._diag, float(a), float(b), self.nbits,
-                               self.flip_sign, rows_out[j])
+                               self.flip_sign, 0.0, rows_out[j])
         self.matvecs += rows_in.shape[0]
         return out
 
@@ -257,7 +257,7 @@ class AnnealingHamiltonian:
         H = np.empty((self.dim, self.dim))
         for j in range(self.dim):
             hamiltonian_matvec(eye[j], self._diag, float(a), float(b), self.nbits,
-                               self.flip_sign, H[j])
+                               self.flip_sign, 0.0, H[j])
         return H  # symmetric: rows equal columns
 
     def __repr__(self) -> str:

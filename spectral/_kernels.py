@@ -22,14 +22,15 @@ from ._config import NJIT_FLAGS, NJIT_PARALLEL_FLAGS
 BLOCK_BITS = 12
 
 _MATVEC_SIGNATURES = [
-    void(float64[::1], float64[::1], float64, float64, int64, float64, float64[::1]),
-    void(complex128[::1], float64[::1], float64, float64, int64, float64, complex128[::1]),
+    void(float64[::1], float64[::1], float64, float64, int64, float64, float64, float64[::1]),
+    void(complex128[::1], float64[::1], float64, float64, int64, float64, float64,
+         complex128[::1]),
 ]
 
 
 @njit(_MATVEC_SIGNATURES, **NJIT_PARALLEL_FLAGS)
-def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, out):
-    """``out = (-a * (sum_i X_i + flip_sign * F) + b * diag) @ v``.
+def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, shift, out):
+    """``out = (-a * (sum_i X_i + flip_sign * F) + b * diag + shift) @ v``.
 
     Parameters
     ----------
@@ -39,6 +40,8 @@ def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, out):
     nbits : int, number of bits of the (sector) basis index
     flip_sign : float, 0 for the full space, +1 / -1 for the even / odd spin-flip sector;
         ``F`` flips all ``nbits`` bits.
+    shift : float, a multiple of the identity added to H (0 for H itself; the propagators
+        shift the spectrum to remove a fast global phase)
     out : same shape and dtype as ``v``; must not alias ``v``.
 
     Notes
@@ -58,7 +61,7 @@ def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, out):
                 acc += v[j ^ (1 << i)]
             if flip_sign != 0.0:
                 acc += flip_sign * v[j ^ mask]
-            out[j] = b * diag[j] * v[j] - a * acc
+            out[j] = (b * diag[j] + shift) * v[j] - a * acc
         return
     kb = min(BLOCK_BITS, nbits)  # block bits
     bs = 1 << kb
@@ -131,7 +134,7 @@ def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, out):
         db = diag[base:base + bs]
         ob = out[base:base + bs]
         for j in range(bs):
-            ob[j] = b * db[j] * vb[j] - a * acc[j]
+            ob[j] = (b * db[j] + shift) * vb[j] - a * acc[j]
 
 
 @njit(

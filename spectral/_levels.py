@@ -158,7 +158,7 @@ def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_lim
     diag = H._diag
 
     def apply(x, out):
-        hamiltonian_matvec(x, diag, a, b, nbits, flip, out)
+        hamiltonian_matvec(x, diag, a, b, nbits, flip, 0.0, out)
         H.matvecs += 1
 
     vals, X, est, _ = thick_restart_lanczos(apply, start, k, 0.5 * tol_abs, maxiter, ncv, rng,

@@ -41,7 +41,7 @@ def test_eight_qubits_against_dense_propagator():
         assert abs(np.vdot(psi, res.final_state)) == pytest.approx(1.0, abs=2e-6), method
 
 
-@pytest.mark.parametrize("method", ["split", "magnus"])
+@pytest.mark.parametrize("method", ["split", "magnus", "dop853"])
 def test_landau_zener(method):
     # one qubit: H = A (-X) + B(s) diag(0, h), B sweeping from -L to L: the diagonal splitting
     # eps = B h crosses 0 at rate v = 2 h L / T; the minimum gap is Delta = 2 A
@@ -54,6 +54,37 @@ def test_landau_zener(method):
     p_lz = 1 - math.exp(-math.pi * delta**2 / (2 * v))
     assert 0.3 < p_lz < 0.7  # a sensitive regime
     assert res.p_success == pytest.approx(p_lz, abs=3e-3)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(1, 7), st.integers(0, 2**31 - 1), st.sampled_from([0.1, 0.5, 3.0, 7.0, 40.0]),
+       st.sampled_from([1e-3, 1e-6, 1e-8]))
+def test_dop853_final_state_error_is_within_tol(n, seed, T, tol):
+    # the controller holds each local error estimate to tol * h / T; unitarity makes their sum
+    # a bound on the final-state error (up to a global phase: the propagator shifts H by <H>)
+    bqm = naive.random_bqm(np.random.default_rng(seed), n, "SPIN")
+    psi = naive.dense_evolution(bqm, T)
+    res = simulate.anneal(bqm, T, method="dop853", tol=tol)
+    phase = np.vdot(res.final_state, psi)
+    error = np.linalg.norm(psi - res.final_state * phase / abs(phase))
+    assert error <= tol
+    assert res.info["error_bound"] <= tol
+    assert res.info["steps"] >= 1
+
+
+def test_dop853_converges_at_eighth_order():
+    # fixed accuracy targets 100x apart: the steps must grow by about 100^(1/7) (error per
+    # unit time ~ h^7), and the error must fall, i.e. the tableau and the stages are right
+    bqm = naive.random_bqm(np.random.default_rng(3), 5, "BINARY")
+    psi = naive.dense_evolution(bqm, 20.0)
+    steps, errors = [], []
+    for tol in (1e-5, 1e-7, 1e-9):
+        res = simulate.anneal(bqm, 20.0, method="dop853", tol=tol)
+        steps.append(res.info["steps"])
+        errors.append(1.0 - abs(np.vdot(psi, res.final_state)))
+    ratios = np.array(steps[1:]) / np.array(steps[:-1])
+    assert np.all((ratios > 1.4) & (ratios < 3.0)), steps
+    assert errors[2] < errors[0]
 
 
 def test_methods_agree_at_ten_qubits_and_norm_is_conserved():

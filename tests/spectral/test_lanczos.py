@@ -15,7 +15,7 @@ def _operator(H, s):
     a, b = H.coefficients(s)
 
     def apply(x, out):
-        hamiltonian_matvec(x, H._diag, a, b, H.nbits, H.flip_sign, out)
+        hamiltonian_matvec(x, H._diag, a, b, H.nbits, H.flip_sign, 0.0, out)
 
     return apply
 
