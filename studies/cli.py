@@ -2,6 +2,8 @@
 
 ``qaxai gap PROBLEM`` -- the minimum gap of a BQM's annealing Hamiltonian.
 ``qaxai explain --index I | --class C`` -- explanations of held-out digits by the bundled model.
+``qaxai hardware PROBLEM`` -- P(ground) on a D-Wave solver (or its offline stand-ins) beside
+the three predictions.
 """
 
 from __future__ import annotations
@@ -56,6 +58,28 @@ def _build_parser() -> argparse.ArgumentParser:
     gap.add_argument("--plot", metavar="FILE", default=None,
                      help="draw the lowest levels and the gap against s (PNG, PDF or SVG)")
     gap.set_defaults(func=_cmd_gap)
+
+    hw = sub.add_parser(
+        "hardware",
+        help="P(ground) on a D-Wave solver or an offline stand-in, beside three predictions",
+        description="Sample a BQM on a D-Wave solver ('qpu', needs credentials), the "
+        "path-integral stand-in ('standin') or D-Wave's MockDWaveSampler ('mock', steepest "
+        "descent: embedding and chains only), and print P(ground) with its Wilson 95%% "
+        "interval beside closed-system simulation, the freeze-out Boltzmann model (beta "
+        "fitted to the reads) and the stand-in.")
+    hw.add_argument("problem", help="a BQM file or builtin:NAME (builtin:selection12)")
+    hw.add_argument("--solver", choices=["mock", "standin", "qpu"], default="standin")
+    hw.add_argument("--annealing-time", type=_positive_float, default=20.0, metavar="US",
+                    help="anneal time in microseconds (default 20)")
+    hw.add_argument("--reads", type=int, default=1000, help="number of reads (default 1000)")
+    hw.add_argument("--schedule", default=None, metavar="FILE",
+                    help="the solver's published schedule (CSV/XLSX: s, A, B in GHz); default "
+                    "an approximate Advantage-like one")
+    hw.add_argument("--seed", type=int, default=None, help="seed of embedding and stand-in")
+    hw.add_argument("--vartype", choices=["SPIN", "BINARY"], default=None,
+                    help="vartype of a COO file without a '# vartype=' header")
+    hw.add_argument("--json", action="store_true", help="print the result as JSON")
+    hw.set_defaults(func=_cmd_hardware)
 
     explain = sub.add_parser(
         "explain",
@@ -178,6 +202,64 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(f"#{i}: true {labels[i]}, predicted {pred[row]}" +
               "".join(f"; {m} maps {v}" for m, v in sel.items()))
     print(f"gallery      {args.out}")
+    return 0
+
+
+def _cmd_hardware(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from dwave.system.testing import MockDWaveSampler
+
+    from simulate import SimulationError
+    from simulate.dwave import (DWaveAnnealer, PathIntegralQPU, approximate_schedule, compare,
+                                load_schedule)
+
+    from .problems import load_bqm
+
+    if args.reads < 1:
+        raise ValueError(f"--reads must be >= 1, got {args.reads}.")
+    bqm = load_bqm(args.problem, vartype=args.vartype)
+    schedule = load_schedule(args.schedule) if args.schedule else approximate_schedule()
+    try:
+        if args.solver == "qpu":
+            annealer = DWaveAnnealer(seed=args.seed)
+        elif args.solver == "mock":
+            annealer = DWaveAnnealer(MockDWaveSampler(topology_type="pegasus",
+                                                      topology_shape=[6]), seed=args.seed)
+        else:
+            annealer = DWaveAnnealer(PathIntegralQPU(schedule=schedule, seed=args.seed),
+                                     seed=args.seed)
+        measured = annealer.run(bqm, annealing_time=args.annealing_time, num_reads=args.reads,
+                                schedule=schedule)
+        comparison = compare(bqm, annealing_time_us=args.annealing_time, schedule=schedule,
+                             measured=measured, num_reads=args.reads, seed=args.seed)
+    except SimulationError as exc:
+        print(f"qaxai hardware: error: {exc}", file=sys.stderr)
+        return 2
+    out = {"problem": args.problem, "solver": args.solver, "variables": bqm.num_variables,
+           "annealing_time_us": args.annealing_time, "reads": args.reads,
+           "schedule": schedule.name, "schedule_sha256": schedule.sha256,
+           "chain_strength": measured.chain_strength,
+           "auto_scale_divisor": measured.auto_scale_divisor,
+           "chain_break_fraction": measured.chain_break_fraction,
+           "max_chain_length": max(measured.chain_lengths.values()),
+           **dataclasses.asdict(comparison)}
+    if args.json:
+        print(json.dumps(out, default=float, indent=2))
+        return 0
+    lo, hi = comparison.measured_interval
+    slo, shi = comparison.standin_interval
+    print(f"{args.problem}: {bqm.num_variables} variables on {args.solver!r}, "
+          f"{args.annealing_time:g} µs, {args.reads} reads, schedule {schedule.name}")
+    print(f"  chains: strength {measured.chain_strength:.3g}, longest "
+          f"{out['max_chain_length']}, broken {measured.chain_break_fraction:.3f}; auto-scale "
+          f"divisor {measured.auto_scale_divisor:.3g}")
+    print(f"  measured P(ground)          {comparison.measured:.4f}  [{lo:.4f}, {hi:.4f}]")
+    print(f"  closed-system simulation    {comparison.closed_system:.4f}  (at "
+          f"{comparison.closed_system_time_us:g} µs)")
+    print(f"  Boltzmann freeze-out        {comparison.boltzmann:.4f}  (beta = "
+          f"{comparison.beta:.3g}{', fitted to the reads' if comparison.beta_fitted else ''})")
+    print(f"  path-integral stand-in      {comparison.standin:.4f}  [{slo:.4f}, {shi:.4f}]")
     return 0
 
 

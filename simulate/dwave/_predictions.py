@@ -1,0 +1,107 @@
+"""What QPU output is compared with: three predictions of P(ground) for the same anneal
+(private; public through ``simulate.dwave``).
+
+1. Closed-system simulation of the logical problem (qaxai's ``anneal`` after
+   :func:`to_dimensionless`): right for coherent anneals of nanoseconds; at microseconds it
+   predicts P ~ 1 for small problems, which real QPUs do not show.
+2. The freeze-out Boltzmann model: p(x) ~ exp(-beta E(x)) at a given effective beta, or the
+   beta fitted to the reads.
+3. The path-integral stand-in (:class:`PathIntegralQPU`): incoherent thermal annealing with
+   the same schedule, time and auto-scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dimod
+import numpy as np
+
+from .._anneal import anneal, as_hamiltonian
+from ._adapter import DWaveAnnealer, HardwareResult
+from ._standin import PathIntegralQPU
+from ._statistics import boltzmann_ground_probability, enumerate_energies, fit_beta
+from ._units import DWaveSchedule, approximate_schedule, to_dimensionless
+
+__all__ = ["closed_system_probability", "Comparison", "compare"]
+
+#: closed-system simulations longer than this (µs) are replaced by this time: the anneal is
+#: adiabatic long before (P has saturated), and the cost grows with T (DOP853 steps ~ T A n)
+CLOSED_SYSTEM_MAX_US = 0.1
+
+
+def closed_system_probability(bqm: dimod.BinaryQuadraticModel, schedule: DWaveSchedule, *,
+                              annealing_time_us: float | None = None, anneal_schedule=None,
+                              divisor: float = 1.0, tol: float = 1e-7) -> float:
+    """P(ground) of the closed-system anneal of the logical problem, in D-Wave's units
+    (schedule in GHz, time in µs; ``divisor`` the QPU's auto-scale divisor)."""
+    H = as_hamiltonian(bqm, None, "auto", "full", None)
+    sched, T = to_dimensionless(schedule, annealing_time_us=annealing_time_us,
+                                anneal_schedule=anneal_schedule, scale=H.scale,
+                                divisor=divisor)
+    return anneal(bqm, T, schedule=sched, scale=H.scale, tol=tol).p_success
+
+
+@dataclass
+class Comparison:
+    """P(ground) measured and predicted for one problem and anneal (all in [0, 1]).
+
+    Attributes
+    ----------
+    measured, measured_interval : float, (float, float)
+        From the sampler under test (Wilson 95 %), NaN if none was run.
+    closed_system : float
+        Prediction 1, at ``closed_system_time_us``.
+    closed_system_time_us : float
+        The anneal time simulated (the requested one, capped at ``CLOSED_SYSTEM_MAX_US``).
+    boltzmann : float
+        Prediction 2 at ``beta``.
+    beta, beta_fitted : float, bool
+        The effective inverse temperature (units of the logical energy), and whether it was
+        fitted to the reads.
+    standin, standin_interval : float, (float, float)
+        Prediction 3.
+    """
+
+    measured: float
+    measured_interval: tuple
+    closed_system: float
+    closed_system_time_us: float
+    boltzmann: float
+    beta: float
+    beta_fitted: bool
+    standin: float
+    standin_interval: tuple
+
+
+def compare(bqm: dimod.BinaryQuadraticModel, *, annealing_time_us: float = 20.0,
+            schedule: DWaveSchedule | None = None, measured: HardwareResult | None = None,
+            beta: float | None = None, standin: PathIntegralQPU | None = None,
+            num_reads: int = 1000, seed: int | None = None) -> Comparison:
+    """The three predictions beside a measurement (a linear anneal of ``annealing_time_us``).
+
+    Without ``beta`` the Boltzmann model's beta is fitted to the measured reads (or to the
+    stand-in's when nothing was measured). The closed-system prediction uses the measured
+    run's auto-scale divisor (or the stand-in's).
+    """
+    schedule = schedule if schedule is not None else approximate_schedule()
+    standin = standin if standin is not None else PathIntegralQPU(schedule=schedule, seed=seed)
+    standin_run = DWaveAnnealer(standin, seed=seed).run(
+        bqm, annealing_time=annealing_time_us, num_reads=num_reads)
+    reference = measured if measured is not None else standin_run
+    t_closed = min(annealing_time_us, CLOSED_SYSTEM_MAX_US)
+    closed = closed_system_probability(bqm, schedule, annealing_time_us=t_closed,
+                                       divisor=reference.auto_scale_divisor)
+    energies, _ = enumerate_energies(bqm)
+    fitted = beta is None
+    if fitted:
+        rec = reference.sampleset.record
+        beta = fit_beta(energies, np.repeat(rec.energy, rec.num_occurrences))
+    return Comparison(
+        measured=measured.p_ground if measured is not None else float("nan"),
+        measured_interval=measured.p_ground_interval if measured is not None
+        else (float("nan"), float("nan")),
+        closed_system=closed, closed_system_time_us=t_closed,
+        boltzmann=boltzmann_ground_probability(energies, beta), beta=float(beta),
+        beta_fitted=fitted, standin=standin_run.p_ground,
+        standin_interval=standin_run.p_ground_interval)
