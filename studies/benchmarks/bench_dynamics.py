@@ -40,8 +40,8 @@ def main() -> None:
     ap.add_argument("--large", action="store_true")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    simulate.anneal(selection_qubo(4, 0), 1.0, method="split")  # load the Numba kernels
-    simulate.anneal(selection_qubo(4, 0), 1.0, method="magnus")
+    for method in METHODS:  # load the Numba kernels and QuTiP's first-call machinery
+        simulate.anneal(selection_qubo(4, 0), 1.0, method=method)
     print(f"{'n':>3} {'T':>6} {'qutip s':>9} {'split s':>9} {'magnus s':>9} {'dop853 s':>9} "
           f"{'qutip/split':>12} {'qutip/magnus':>13} {'qutip/dop853':>13} {'max |dP|':>9} "
           f"{'P':>10}")

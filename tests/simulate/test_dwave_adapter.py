@@ -165,3 +165,31 @@ def test_cli_hardware(capsys):
     assert 0 <= out["measured"] <= 1 and 0 <= out["standin"] <= 1
     assert out["closed_system"] > 0.5
     assert main(["hardware", "builtin:selection12", "--reads", "0"]) == 2
+
+
+class _RecordingQPU(PathIntegralQPU):
+    """The stand-in, keeping the raw (embedded) sample set it returned."""
+
+    def sample(self, bqm, **kwargs):
+        self.raw = super().sample(bqm, **kwargs)
+        return self.raw
+
+
+def test_chain_break_fraction_against_the_raw_samples():
+    # a dense problem needs chains; a weak chain strength breaks some of them
+    bqm = naive.random_bqm(np.random.default_rng(2), 9, "SPIN")
+    qpu = _RecordingQPU(seed=4)
+    res = DWaveAnnealer(qpu, seed=2).run(bqm, num_reads=300, chain_strength=0.05,
+                                         annealing_time=1.0)
+    chains = [c for c in res.embedding.values() if len(c) > 1]
+    assert chains, "the test needs an embedding with chains"
+    raw = qpu.raw
+    col = {q: i for i, q in enumerate(raw.variables)}
+    samples = np.asarray(raw.record.sample)
+    broken = np.array([[len(set(row[[col[q] for q in c]])) > 1 for c in res.embedding.values()]
+                       for row in samples])
+    per_read = broken.mean(axis=1)
+    expected = np.sum(per_read * raw.record.num_occurrences) / raw.record.num_occurrences.sum()
+    assert expected > 0
+    assert res.chain_break_fraction == pytest.approx(expected)
+    assert max(res.chain_lengths.values()) == max(len(c) for c in res.embedding.values())
