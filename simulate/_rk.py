@@ -58,8 +58,8 @@ _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.95, 0.2, 5.0
 #: beta = 0.04 (Hairer's choice for DOPRI5) almost none are rejected and fewer are taken.
 _BETA = 0.04
 #: at least this many steps: the embedded estimate is asymptotic (h -> 0), and with one or two
-#: steps over a whole anneal (short T) it under-estimated the error up to 10x (found by the
-#: hypothesis test); capped at T / 16 no case exceeded tol
+#: steps over a whole anneal (short T) it under-estimated the error (found by the hypothesis
+#: test; see _LOOSEST_TOL for the measured size)
 _MIN_STEPS = 16
 #: the controller works at min(tol, this): at looser tolerances the steps are large enough
 #: for the (asymptotic) estimate to under-estimate the error, by up to 9x at tol = 1e-3 on

@@ -234,7 +234,9 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
         comparison = compare(bqm, annealing_time_us=args.annealing_time, schedule=schedule,
                              measured=measured, num_reads=args.reads, seed=args.seed)
     except SimulationError as exc:
-        print(f"qaxai hardware: error: {exc}", file=sys.stderr)
+        hint = (" (offline: --solver standin or --solver mock)"
+                if args.solver == "qpu" and "credentials" in str(exc) else "")
+        print(f"qaxai hardware: error: {exc}{hint}", file=sys.stderr)
         return 2
     out = {"problem": args.problem, "solver": args.solver, "variables": bqm.num_variables,
            "annealing_time_us": args.annealing_time, "reads": args.reads,

@@ -165,6 +165,9 @@ def test_cli_hardware(capsys):
     assert 0 <= out["measured"] <= 1 and 0 <= out["standin"] <= 1
     assert out["closed_system"] > 0.5
     assert main(["hardware", "builtin:selection12", "--reads", "0"]) == 2
+    if not has_credentials():
+        assert main(["hardware", "builtin:selection12", "--solver", "qpu"]) == 2
+        assert "--solver standin" in capsys.readouterr().err
 
 
 class _RecordingQPU(PathIntegralQPU):
