@@ -76,9 +76,15 @@ def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
     sched = H.schedule
     T = float(T)
 
+    sched(np.linspace(0.0, 1.0, 5))  # the validating call, once
+    A_of_s, B_of_s = sched._A, sched._B  # then the raw callables: s is ours, in [0, 1]
+
     def coefficients(t_points):
-        a, b = sched(np.clip(np.asarray(t_points, dtype=float) / T, 0.0, 1.0))
-        return np.ascontiguousarray(a, dtype=float), np.ascontiguousarray(b, dtype=float)
+        s = np.clip(np.asarray(t_points, dtype=float) / T, 0.0, 1.0)
+        a, b = np.empty_like(s), np.empty_like(s)
+        a[...] = A_of_s(s)
+        b[...] = B_of_s(s)
+        return a, b
 
     y = np.array(psi0, dtype=complex)
     y_new = np.empty_like(y)
