@@ -76,8 +76,9 @@ def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
     sched = H.schedule
     T = float(T)
 
-    sched(np.linspace(0.0, 1.0, 5))  # the validating call, once
-    A_of_s, B_of_s = sched._A, sched._B  # then the raw callables: s is ours, in [0, 1]
+    # the vectorised callables, without the per-call argument checks of Schedule.__call__:
+    # s is ours and in [0, 1], and a Schedule checks its values when it is built
+    A_of_s, B_of_s = sched._A, sched._B
 
     def coefficients(t_points):
         s = np.clip(np.asarray(t_points, dtype=float) / T, 0.0, 1.0)

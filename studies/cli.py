@@ -232,7 +232,8 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
         measured = annealer.run(bqm, annealing_time=args.annealing_time, num_reads=args.reads,
                                 schedule=schedule)
         comparison = compare(bqm, annealing_time_us=args.annealing_time, schedule=schedule,
-                             measured=measured, num_reads=args.reads, seed=args.seed)
+                             measured=measured, num_reads=args.reads, seed=args.seed,
+                             standin_run=measured if args.solver == "standin" else None)
     except SimulationError as exc:
         hint = (" (offline: --solver standin or --solver mock)"
                 if args.solver == "qpu" and "credentials" in str(exc) else "")

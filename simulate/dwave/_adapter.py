@@ -28,26 +28,28 @@ _PROPERTY_KEYS = ("chip_id", "category", "topology", "h_range", "j_range", "exte
                   "annealing_time_range", "default_annealing_time", "num_qubits")
 
 
+def _configured_token() -> str | None:
+    """The token from ``DWAVE_API_TOKEN`` or dwave-cloud-client's config file, or None (for
+    checks and scrubbing only: never returned to users or logged)."""
+    token = os.environ.get("DWAVE_API_TOKEN")
+    if token:
+        return token
+    try:
+        from dwave.cloud.config import load_config
+        return load_config().get("token") or None
+    except Exception:  # noqa: BLE001 - any config problem means "no usable credentials"
+        return None
+
+
 def has_credentials() -> bool:
     """Whether a D-Wave API token is configured (``DWAVE_API_TOKEN`` or dwave-cloud-client's
     config file). Never returns or logs the token."""
-    if os.environ.get("DWAVE_API_TOKEN"):
-        return True
-    try:
-        from dwave.cloud.config import load_config
-        return bool(load_config().get("token"))
-    except Exception:  # noqa: BLE001 - any config problem means "no usable credentials"
-        return False
+    return _configured_token() is not None
 
 
 def _scrub(message: str) -> str:
     """The message with any configured token replaced (errors must never carry it)."""
-    token = os.environ.get("DWAVE_API_TOKEN")
-    try:
-        from dwave.cloud.config import load_config
-        token = token or load_config().get("token")
-    except Exception:  # noqa: BLE001
-        pass
+    token = _configured_token()
     return message.replace(token, "<token>") if token else message
 
 
@@ -68,8 +70,6 @@ class HardwareResult:
         Distinct sampled energies (ascending) and their read counts.
     feasible_fraction : float or None
         Fraction of reads with exactly ``cardinality`` ones (BINARY form), when given.
-    chain_lengths : dict
-        Logical variable -> number of physical qubits.
     chain_break_fraction : float
         Mean over reads of the fraction of broken chains.
     chain_strength : float
@@ -84,6 +84,8 @@ class HardwareResult:
     solver : dict
         A subset of the solver's properties.
     embedding : dict
+        Logical variable -> its chain of physical qubits (``chain_lengths`` gives their
+        lengths).
     """
 
     sampleset: dimod.SampleSet
@@ -93,7 +95,6 @@ class HardwareResult:
     levels: np.ndarray
     level_counts: np.ndarray
     feasible_fraction: float | None
-    chain_lengths: dict
     chain_break_fraction: float
     chain_strength: float
     auto_scale_divisor: float
@@ -103,6 +104,11 @@ class HardwareResult:
     timing: dict
     solver: dict
     embedding: dict = field(repr=False)
+
+    @property
+    def chain_lengths(self) -> dict:
+        """Logical variable -> number of physical qubits."""
+        return {v: len(c) for v, c in self.embedding.items()}
 
     def to_record(self) -> dict:
         """Plain numbers, arrays and JSON strings (what the HDF5 store writes; nothing
@@ -285,7 +291,6 @@ class DWaveAnnealer:
             sampleset=ss, p_ground=hits / reads, p_ground_interval=wilson_interval(hits, reads),
             ground_energy=e0, levels=levels, level_counts=level_counts,
             feasible_fraction=feasible,
-            chain_lengths={v: len(c) for v, c in embedding.items()},
             chain_break_fraction=float(np.sum(breaks * counts) / reads),
             chain_strength=float(chain_strength), auto_scale_divisor=float(divisor),
             annealing_time_us=annealing_time, anneal_schedule=anneal_schedule,

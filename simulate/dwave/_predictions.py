@@ -77,17 +77,21 @@ class Comparison:
 def compare(bqm: dimod.BinaryQuadraticModel, *, annealing_time_us: float = 20.0,
             schedule: DWaveSchedule | None = None, measured: HardwareResult | None = None,
             beta: float | None = None, standin: PathIntegralQPU | None = None,
-            num_reads: int = 1000, seed: int | None = None) -> Comparison:
+            standin_run: HardwareResult | None = None, num_reads: int = 1000,
+            seed: int | None = None) -> Comparison:
     """The three predictions beside a measurement (a linear anneal of ``annealing_time_us``).
 
     Without ``beta`` the Boltzmann model's beta is fitted to the measured reads (or to the
     stand-in's when nothing was measured). The closed-system prediction uses the measured
-    run's auto-scale divisor (or the stand-in's).
+    run's auto-scale divisor (or the stand-in's). ``standin_run``: an existing stand-in run of
+    this anneal (e.g. when the measurement *is* the stand-in), instead of sampling again.
     """
     schedule = schedule if schedule is not None else approximate_schedule()
-    standin = standin if standin is not None else PathIntegralQPU(schedule=schedule, seed=seed)
-    standin_run = DWaveAnnealer(standin, seed=seed).run(
-        bqm, annealing_time=annealing_time_us, num_reads=num_reads)
+    if standin_run is None:
+        standin = standin if standin is not None else PathIntegralQPU(schedule=schedule,
+                                                                      seed=seed)
+        standin_run = DWaveAnnealer(standin, seed=seed).run(
+            bqm, annealing_time=annealing_time_us, num_reads=num_reads)
     reference = measured if measured is not None else standin_run
     t_closed = min(annealing_time_us, CLOSED_SYSTEM_MAX_US)
     closed = closed_system_probability(bqm, schedule, annealing_time_us=t_closed,

@@ -20,6 +20,8 @@ from scipy.optimize import brentq
 from scipy.special import logsumexp
 from scipy.stats import norm
 
+from spectral._problem import ising_energies, ising_from_bqm
+
 from ..exceptions import SimulationError
 
 __all__ = ["wilson_interval", "boltzmann_distribution", "boltzmann_ground_probability",
@@ -53,15 +55,14 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
 
 def enumerate_energies(bqm: dimod.BinaryQuadraticModel, max_variables: int = 24):
     """Energies of all 2^n assignments (bit i of the index = variable i, in ``bqm.variables``
-    order) and the variables; refuses n > ``max_variables`` (memory: 2^n float64)."""
+    order; offset included) and the variables, by spectral's block-wise enumeration; refuses
+    n > ``max_variables`` (memory: 2^n float64)."""
     n = bqm.num_variables
     if n > max_variables:
         raise SimulationError(f"exact enumeration of {n} variables needs 2^{n} energies; the "
                               f"limit is {max_variables} (raise max_variables if memory allows).")
-    idx = np.arange(1 << n, dtype=np.int64)
-    bits = ((idx[:, None] >> np.arange(n)) & 1).astype(np.int8)
-    values = bits if bqm.vartype is dimod.BINARY else 2 * bits - 1
-    return bqm.energies((values, list(bqm.variables))), list(bqm.variables)
+    problem = ising_from_bqm(bqm)
+    return ising_energies(problem), list(problem.variables)
 
 
 def boltzmann_distribution(energies: np.ndarray, beta: float) -> np.ndarray:

@@ -72,7 +72,6 @@ def test_summary_counts_against_exact_solver(problem, mock):
     assert res.p_ground_interval[0] <= res.p_ground <= res.p_ground_interval[1]
     assert res.level_counts.sum() == 200 and np.all(np.diff(res.levels) > 0)
     k = 3
-    ones = np.asarray(res.sampleset.record.sample).sum(axis=1)
     res_k = DWaveAnnealer(mock, seed=0).run(problem, num_reads=50, cardinality=k)
     ones = np.asarray(res_k.sampleset.record.sample).sum(axis=1)
     expected = res_k.sampleset.record.num_occurrences[ones == k].sum() / 50
