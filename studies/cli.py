@@ -4,6 +4,9 @@
 ``qaxai explain --index I | --class C`` -- explanations of held-out digits by the bundled model.
 ``qaxai hardware PROBLEM`` -- P(ground) on a D-Wave solver (or its offline stand-ins) beside
 the three predictions.
+``qaxai run CONFIG`` -- a study (Dask workers, one HDF5 file, resumable), optionally its figures.
+``qaxai inspect FILE`` -- a summary of a study file.
+``qaxai figures FILE --out DIR`` -- the paper's figures from a study file.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+
+from .exceptions import StoreError
 
 __all__ = ["main"]
 
@@ -99,6 +104,41 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--model", choices=["PaperNet", "GapNet"], default="PaperNet")
     explain.add_argument("--out", required=True, metavar="FILE", help="gallery figure (PNG/PDF/SVG)")
     explain.set_defaults(func=_cmd_explain)
+
+    run = sub.add_parser(
+        "run", help="run (or resume) a study from a TOML config into one HDF5 file",
+        description="Run a study: its instances (image x formulation x qubits, random "
+        "problems, one XAI study per model) become tasks on dask.distributed (a LocalCluster, "
+        "or --scheduler); the client writes each result as it arrives. Interrupt it any time; "
+        "the same command resumes (complete instances are skipped).")
+    run.add_argument("config", help="a study config (TOML), e.g. studies/configs/quick.toml")
+    run.add_argument("--out", default=None, metavar="FILE.h5",
+                     help="study file (default: the config's [study] out, else "
+                     "results/<name>.h5)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="a running Dask scheduler, e.g. tcp://host:8786 (default: a "
+                     "LocalCluster on this machine)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="LocalCluster worker processes (default: one per core)")
+    run.add_argument("--threads-per-task", type=int, default=None, metavar="N",
+                     help="Numba/torch threads of each task (default: cores // workers)")
+    run.add_argument("--figures", default=None, metavar="DIR",
+                     help="afterwards, draw every figure into DIR (PNG and PDF)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    inspect = sub.add_parser("inspect", help="summarise a study file",
+                             description="Print a study file's provenance, its instances by "
+                             "kind and status, and the main results.")
+    inspect.add_argument("file", help="a study file (HDF5) written by qaxai run")
+    inspect.set_defaults(func=_cmd_inspect)
+
+    figures = sub.add_parser("figures", help="draw the paper's figures from a study file",
+                             description="Draw every figure a study file has data for (PNG "
+                             "and PDF), from the file alone.")
+    figures.add_argument("file", help="a study file (HDF5) written by qaxai run")
+    figures.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    figures.set_defaults(func=_cmd_figures)
     return parser
 
 
@@ -266,13 +306,58 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .runner import run_study
+
+    for name in ("workers", "threads_per_task"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}.")
+    config = load_config(args.config)
+    summary = run_study(config, args.out, scheduler=args.scheduler, workers=args.workers,
+                        threads_per_task=args.threads_per_task, progress=not args.quiet)
+    print(f"study        {config.name}: {summary.total} instances; {summary.skipped} already "
+          f"complete, {summary.done} done and {summary.failed} failed in this run "
+          f"({summary.seconds:.1f} s, {summary.workers} workers)")
+    for iid, err in summary.failures.items():
+        print(f"  failed     {iid}: {err}")
+    print(f"file         {summary.path}")
+    if summary.interrupted:
+        print("interrupted  the file is valid; run the same command again to resume.",
+              file=sys.stderr)
+        return 130
+    if args.figures:
+        from .study_figures import study_figures
+
+        paths = study_figures(summary.path, args.figures)
+        print(f"figures      {len(paths)} files in {args.figures}")
+    return 1 if summary.failed else 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from ._summary import summarise
+
+    print(summarise(args.file))
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from .study_figures import study_figures
+
+    paths = study_figures(args.file, args.out)
+    for p in paths:
+        print(p)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qaxai`` console script."""
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (OSError, ValueError, MemoryError, TypeError) as exc:
+    except (OSError, ValueError, MemoryError, TypeError, StoreError) as exc:
         print(f"qaxai {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -133,6 +133,9 @@ def bhattacharyya_panels(matrices: dict, path: str | PathLike, *, classes=None,
             ax.set_xticks(ticks, classes if classes is not None else ticks)
             ax.set_yticks(ticks, classes if classes is not None else ticks)
         fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="Bhattacharyya coefficient")
+        if any(np.isnan(np.asarray(m, float)).any() for m in matrices.values()):
+            fig.text(0.5, -0.04, "blank row and column: no map was selected for that class",
+                     ha="center", fontsize=8)
         if title:
             fig.suptitle(title)
         fig.savefig(path, bbox_inches="tight")
@@ -181,6 +184,6 @@ def metric_chart(table: list, path: str | PathLike, *, metrics=None, weights=("t
             axes[0, 0].legend(loc="best", fontsize=7)
         if title:
             fig.suptitle(title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 0.97) if title else None)
         fig.savefig(path)
         plt.close(fig)

@@ -1,0 +1,157 @@
+"""From a config to instances (private; runs on the client).
+
+The CNN side is cheap (milliseconds per image), so the client does it: it loads (or trains
+and caches) the model, picks the correctly classified held-out images, captures maps and
+gradients and builds every selection QUBO. Workers get BQMs, not models, for the physics;
+the one XAI instance per model gets the model and the images.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from dataclasses import dataclass, field
+
+import dimod
+import numpy as np
+
+from .config import StudyConfig
+
+__all__ = ["Instance", "plan", "random_selection_bqm", "instance_seed"]
+
+
+@dataclass
+class Instance:
+    """One unit of work.
+
+    Attributes
+    ----------
+    id : str
+        Its group name in the HDF5 file (stable across runs: resume relies on it).
+    kind : {"problem", "xai"}
+    spec : dict
+        JSON-serialisable description (stored as the group's ``spec`` attribute).
+    payload : dict
+        What the worker computes from (a BQM, encoding arrays; or a model and images).
+    """
+
+    id: str
+    kind: str
+    spec: dict
+    payload: dict = field(repr=False, default_factory=dict)
+
+
+def instance_seed(study_seed: int, instance_id: str) -> int:
+    """A seed that depends only on the study seed and the instance id (stable on resume)."""
+    return (zlib.crc32(instance_id.encode()) ^ (study_seed * 2654435761)) % (2**31 - 1)
+
+
+def random_selection_bqm(n: int, seed: int, beta: float = 0.5) -> tuple[dimod.BQM, dict]:
+    """A random choose-m-of-n selection QUBO in the cardinality formulation.
+
+    Relevance r ~ U(0.05, 1), redundancy = cosine similarity of n random non-negative
+    "maps" of 64 pixels (cubed uniforms: sparse, like rectified feature maps), m = round(n/4),
+    and the proven penalty of :func:`encoding.cardinality_penalty` plus 0.01.
+    """
+    from encoding import cardinality_bqm, cardinality_penalty
+
+    rng = np.random.default_rng([n, seed])
+    r = rng.uniform(0.05, 1.0, n)
+    X = rng.random((n, 64)) ** 3
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    R = X @ X.T
+    np.fill_diagonal(R, 0.0)
+    m = max(1, int(round(n / 4)))
+    rh = r / r.max()
+    lam = cardinality_penalty(rh, R, beta, m, 1e-2)
+    bqm = cardinality_bqm(rh, R, beta, m, lam, list(range(n)))
+    meta = {"formulation": "cardinality", "beta": beta, "m": m, "penalty": lam,
+            "relevance": "random", "redundancy": "random cosine"}
+    return bqm, {"relevance": r, "candidates": np.arange(n), "metadata": meta}
+
+
+def _models(config: StudyConfig, progress: bool):
+    from encoding import default_model, load_checkpoint, load_digits_dataset
+
+    digits = load_digits_dataset()
+    out = []
+    for arch in config["model"]["architectures"]:
+        if config["model"]["checkpoint"]:
+            model, meta = load_checkpoint(config["model"]["checkpoint"])
+        else:
+            model, meta = default_model(arch, n_maps=config["model"]["n_maps"],
+                                        progress=progress)
+        test = digits.subset(meta["test_indices"]) if "test_indices" in meta else digits
+        out.append((arch, model.eval(), test))
+    return out
+
+
+def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
+    """Every instance of the study, in a stable order (ids do not depend on the run).
+
+    Order: per architecture, the XAI instance, then its images' problems (by image, then
+    formulation, then qubits); then the random problems (by n, then seed). The first
+    ``[hardware] instances`` problems within its qubit range get the hardware stand-in.
+    """
+    from encoding import SelectionQubo, capture, select_correct
+
+    c = config
+    instances: list[Instance] = []
+    needs_model = bool(c["problems"]["formulations"]) or c["xai"]["enabled"]
+    for arch, model, test in (_models(c, progress) if needs_model else []):
+        idx = select_correct(model, test, c["images"]["per_class"], c["study"]["seed"])
+        labels_all = test.labels.numpy()
+        if c["images"]["classes"] is not None:
+            idx = idx[np.isin(labels_all[idx], c["images"]["classes"])]
+        if idx.size == 0:
+            raise ValueError(f"{arch}: no correctly classified held-out image in the classes "
+                             f"{c['images']['classes']}.")
+        if c["xai"]["enabled"]:
+            instances.append(Instance(
+                f"xai-{arch}", "xai",
+                {"architecture": arch, "images": idx.tolist(), "methods": c["xai"]["methods"],
+                 "n_boot": c["xai"]["n_boot"], "n_perm": c["xai"]["n_perm"],
+                 "null": c["xai"]["null"], "seed": c["study"]["seed"]},
+                {"model": model, "data": test, "indices": idx}))
+        if not c["problems"]["formulations"]:
+            continue
+        images = test.images[idx]
+        cap = capture(model, images, model.target_layer)
+        for row, i in enumerate(idx):
+            for form in c["problems"]["formulations"]:
+                seen = set()  # a larger cap with the same candidates is the same problem
+                for cap_n in sorted(c["problems"]["qubits"]):
+                    qubo = SelectionQubo(form, beta=c["problems"]["beta"], max_qubits=cap_n)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        qubo.fit(cap.activations[row], cap.gradients[row], image_id=int(i),
+                                 target=int(labels_all[i]))
+                    key = tuple(qubo.candidates_.tolist())
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    iid = f"{arch}-img{int(i):04d}-{form}-n{cap_n:02d}"
+                    spec = {"source": "image", "architecture": arch, "image": int(i),
+                            "label": int(labels_all[i]), "formulation": form,
+                            "qubit_cap": cap_n, "n": int(qubo.bqm_.num_variables),
+                            "m": qubo.metadata_["m"]}
+                    instances.append(Instance(iid, "problem", spec, {
+                        "bqm": qubo.bqm_, "relevance": qubo.relevance_,
+                        "candidates": qubo.candidates_, "metadata": qubo.metadata_}))
+    for n in c["problems"]["random_qubits"]:
+        for seed in c["problems"]["random_seeds"]:
+            bqm, enc = random_selection_bqm(n, seed)
+            iid = f"random-n{n:02d}-seed{seed}"
+            instances.append(Instance(iid, "problem", {
+                "source": "random", "formulation": "cardinality", "n": n, "seed": seed,
+                "m": enc["metadata"]["m"]}, {"bqm": bqm, **enc}))
+    hw = c["hardware"]
+    if hw["enabled"]:
+        chosen = [inst for inst in instances if inst.kind == "problem"
+                  and hw["min_qubits"] <= inst.spec["n"] <= hw["max_qubits"]][:hw["instances"]]
+        for inst in chosen:
+            inst.spec["hardware"] = True
+    ids = [inst.id for inst in instances]
+    if len(set(ids)) != len(ids):  # pragma: no cover - ids are built to be unique
+        raise RuntimeError("duplicate instance ids")
+    return instances

@@ -1,0 +1,77 @@
+"""``qaxai inspect``: a study file in a few lines (private)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from os import PathLike
+
+import numpy as np
+
+from .store import load_study
+
+__all__ = ["summarise"]
+
+
+def _stats(values) -> str:
+    v = np.asarray([x for x in values if np.isfinite(x)], float)
+    if v.size == 0:
+        return "-"
+    return f"median {np.median(v):.4g} (min {v.min():.4g}, max {v.max():.4g}, N = {v.size})"
+
+
+def summarise(path: str | PathLike) -> str:
+    """A text summary: provenance, runs, instances by kind and status, main results."""
+    study = load_study(path)
+    a = study.attrs
+    runs = json.loads(a.get("runs", "[]"))
+    lines = [f"file         {path}",
+             f"study        {a.get('config_source')} (config sha256 "
+             f"{str(a.get('config_sha256'))[:12]}...)",
+             f"written by   qaxai {a.get('qaxai_version')} (commit "
+             f"{a.get('git_commit')[:10] or 'unknown'}) on {a.get('host')}, created "
+             f"{a.get('created')}",
+             f"runs         {len(runs)}" + "".join(
+                 f"\n  {r['started']} .. {r['finished']}: {r['done']} done, {r['failed']} "
+                 f"failed, {r['skipped']} skipped, {r['workers']} workers"
+                 f"{', interrupted' if r.get('interrupted') else ''}" for r in runs)]
+    kinds = Counter(inst["attrs"].get("kind") for inst in study.instances.values())
+    lines.append("complete     " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+                                    or "none"))
+    if study.failed:
+        lines.append(f"failed       {len(study.failed)}: " + ", ".join(sorted(study.failed)))
+        for iid, err in sorted(study.failed.items())[:5]:
+            last = err.strip().splitlines()[-1] if err.strip() else "?"
+            lines.append(f"  {iid}: {last}")
+    problems = study.of_kind("problem")
+    if problems:
+        ns = Counter(int(p["spec"].get("n", 0)) for p in problems.values())
+        lines.append("qubits       " + ", ".join(f"n = {n}: {c}" for n, c in sorted(ns.items())))
+        sp = [p["group_attrs"].get("spectral", {}) for p in problems.values()]
+        lines.append("Delta_min    " + _stats(s.get("delta_min", np.nan) for s in sp))
+        lines.append("s*           " + _stats(s.get("s_star", np.nan) for s in sp))
+        dyn = [p for p in problems.values() if "dynamics/p_success" in p["data"]]
+        if dyn:
+            T = dyn[0]["data"]["dynamics/T"]
+            for k, t in enumerate(T):
+                lines.append(f"P(T = {t:g})".ljust(13) + _stats(
+                    p["data"]["dynamics/p_success"][k] for p in dyn
+                    if p["data"]["dynamics/T"].shape == T.shape))
+            t99 = [p["group_attrs"]["dynamics"].get("t99", np.nan) for p in dyn]
+            lines.append("T_99         " + _stats(t99))
+        hw = [p for p in problems.values() if "hardware/p_ground" in p["data"]]
+        if hw:
+            lines.append(f"hardware     {len(hw)} instances on the stand-in: P(ground) " +
+                         _stats(np.concatenate([p["data"]["hardware/p_ground"] for p in hw])))
+    for iid, x in study.of_kind("xai").items():
+        d = x["data"]
+        rows = zip(d["xai/table/weights"], d["xai/table/method"], d["xai/table/metric"],
+                   d["xai/table/value"])
+        bc = {m: v for w, m, metric, v in rows
+              if w == "trained" and metric == "Bhattacharyya off-diag"}
+        lines.append(f"{iid}".ljust(13) + f"{d['xai/labels'].size} images; Bhattacharyya "
+                     "off-diag (lower = more distinct): " +
+                     ", ".join(f"{m} {v:.3f}" for m, v in bc.items()))
+    lines.append("read it      h5py.File(path)['instances'][<id>] -- every dataset has units "
+                 "and meaning attributes")
+    return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""The study runner: instances as tasks on dask.distributed, results into one HDF5 file.
+
+Workers compute; the client alone writes, as results arrive, one instance at a time
+(:class:`studies.store.StudyStore`). A failed instance is recorded with its traceback and the
+study goes on. Interrupting (Ctrl-C, SIGTERM, or a kill) leaves a valid file; running the same
+command again resumes: complete instances are skipped, failed and half-written ones redone.
+
+A real cluster: start ``dask scheduler`` on one machine, ``dask worker tcp://HOST:8786
+--nthreads 1`` on each machine (qaxai installed everywhere, same version), then
+``qaxai run CONFIG --scheduler tcp://HOST:8786``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+from ._plan import plan
+from ._tasks import run_instance
+from .config import StudyConfig, load_config
+from .store import StudyStore, _now
+
+__all__ = ["run_study", "RunSummary"]
+
+
+@dataclass
+class RunSummary:
+    """What :func:`run_study` did.
+
+    Attributes
+    ----------
+    path : Path
+        The study file.
+    total, skipped, done, failed : int
+        Instances in the study; complete before this run; completed and failed in this run.
+    failures : dict of str -> str
+        Instance id -> the last line of its error.
+    interrupted : bool
+    seconds : float
+    workers : int
+    write_seconds : float
+        Client time spent writing HDF5 (the store's overhead).
+    compute_seconds : float
+        From the first submission to the last result written (cluster start-up and planning
+        excluded): the throughput is ``(done + failed) / compute_seconds``.
+    """
+
+    path: Path
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    failures: dict = field(default_factory=dict)
+    interrupted: bool = False
+    seconds: float = 0.0
+    workers: int = 0
+    write_seconds: float = 0.0
+    compute_seconds: float = 0.0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def _sigterm(signum, frame):  # pragma: no cover - exercised by the kill test in a subprocess
+    raise _Terminated()
+
+
+def _cluster(scheduler: str | None, workers: int | None):
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        client = Client(scheduler)
+        n = max(1, len(client.scheduler_info().get("workers", {})))
+        return client, None, n
+    cores = os.cpu_count() or 1
+    n = max(1, int(workers) if workers else cores)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=":0", silence_logs=40)
+    return Client(cluster), cluster, n
+
+
+def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None = None, *,
+              scheduler: str | None = None, workers: int | None = None,
+              threads_per_task: int | None = None, progress: bool = True) -> RunSummary:
+    """Run (or resume) a study.
+
+    Parameters
+    ----------
+    config : StudyConfig or path
+        A validated config, or a TOML file.
+    out : path, optional
+        The HDF5 file (default the config's ``[study] out``, else ``results/<name>.h5``).
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); default a LocalCluster.
+    workers : int, optional
+        LocalCluster worker processes (default: one per core).
+    threads_per_task : int, optional
+        Numba/torch threads of each task (default: cores // workers on a LocalCluster, 1 on a
+        scheduler's workers).
+    progress : bool
+        A progress bar (done / running / failed).
+
+    Returns
+    -------
+    RunSummary
+    """
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    config = config if isinstance(config, StudyConfig) else load_config(config)
+    path = Path(out) if out is not None else config.default_out
+    store = StudyStore(path, config)
+    summary = RunSummary(path=path)
+    instances = plan(config, progress=progress)
+    statuses = store.statuses()
+    todo = [i for i in instances if statuses.get(i.id) != "complete"]
+    summary.total, summary.skipped = len(instances), len(instances) - len(todo)
+    started = _now()
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main = _is_main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, _sigterm)
+    client = cluster = None
+    bar = None
+    try:
+        if todo:
+            client, cluster, n_workers = _cluster(scheduler, workers)
+            summary.workers = n_workers
+            cores = os.cpu_count() or 1
+            threads = threads_per_task or (1 if scheduler else max(1, cores // n_workers))
+            settings = {k: dict(v) for k, v in config.sections.items()}
+            t_submit = time.perf_counter()
+            # biggest problems first: fewer stragglers at the end
+            order = sorted(todo, key=lambda i: -(i.spec.get("n", 30) if i.kind == "problem"
+                                                 else 30))
+            futures = [client.submit(run_instance, inst, settings, threads, pure=False,
+                                     key=f"{inst.id}-{os.getpid()}-{time.time_ns()}")
+                       for inst in order]
+            specs = {inst.id: inst for inst in order}
+            bar = tqdm(total=len(futures), desc=f"study {config.name}", unit="instance",
+                       disable=not progress, dynamic_ncols=True)
+            bar.set_postfix(_postfix(0, len(futures), 0, n_workers))
+            remaining = len(futures)
+            for fut in as_completed(futures):
+                try:
+                    result = fut.result()
+                except Exception as exc:  # a worker died (KilledWorker, memory): record it
+                    inst = next(specs[i] for i in specs if fut.key.startswith(i + "-"))
+                    result = {"id": inst.id, "error": f"{type(exc).__name__}: {exc}",
+                              "data": {}, "attrs": {}, "seconds": float("nan"), "worker": ""}
+                inst = specs[result["id"]]
+                tw = time.perf_counter()
+                store.write(inst.id, kind=inst.kind, spec=inst.spec, data=result["data"],
+                            attrs=result["attrs"], seconds=result["seconds"],
+                            worker=result["worker"], error=result["error"])
+                summary.write_seconds += time.perf_counter() - tw
+                if result["error"]:
+                    summary.failed += 1
+                    summary.failures[inst.id] = result["error"].strip().splitlines()[-1]
+                else:
+                    summary.done += 1
+                remaining -= 1
+                summary.compute_seconds = time.perf_counter() - t_submit
+                bar.update()
+                bar.set_postfix(_postfix(summary.done, remaining, summary.failed, n_workers))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+        summary.seconds = time.perf_counter() - t0
+        store.record_run({"started": started, "finished": _now(), "workers": summary.workers,
+                          "scheduler": scheduler or "LocalCluster", "done": summary.done,
+                          "failed": summary.failed, "skipped": summary.skipped,
+                          "interrupted": summary.interrupted})
+    return summary
+
+
+def _postfix(done: int, remaining: int, failed: int, workers: int) -> dict:
+    return {"running": min(remaining, workers), "queued": max(0, remaining - workers),
+            "failed": failed}
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

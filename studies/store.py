@@ -1,0 +1,308 @@
+"""The HDF5 study store: one file per study, one group per instance, written whole.
+
+Layout (``h5py`` alone reads it)::
+
+    /                      attrs: format, format_version, qaxai_version, git_commit, config,
+                           config_sha256, config_source, library_versions, host, created, runs
+    /instances/<id>        attrs: status, kind, spec (JSON), seconds, worker, error
+    /instances/<id>/bqm, encoding, spectral, dynamics, hardware, xai   (datasets below)
+
+Every dataset carries ``units``, ``meaning`` and ``shape`` attributes
+(:mod:`studies._layout`). Nothing is pickled: arrays, numbers and strings only (JSON for
+nested metadata).
+
+Crash safety: the file is opened only while one instance is written (then closed), an
+instance group gets its ``status`` attribute only after all its datasets are written and
+flushed, and on reopening, groups without ``status`` (half-written) are deleted and redone. A
+file that is not a qaxai study, or holds another config's results, is never written to.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ._layout import describe
+from .config import StudyConfig
+from .exceptions import StoreError
+
+__all__ = ["StudyStore", "StoreError", "load_study", "StudyData", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "qaxai-study"
+FORMAT_VERSION = 1
+COMPLETE, FAILED = "complete", "failed"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if out.returncode != 0:
+        return ""
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _library_versions() -> dict:
+    from importlib import metadata
+
+    names = ["qaxai", "numpy", "scipy", "numba", "torch", "qutip", "dimod", "dwave-samplers",
+             "dwave-system", "minorminer", "h5py", "matplotlib", "scikit-learn", "dask",
+             "distributed"]
+    out = {"python": platform.python_version(), "hdf5": h5py.version.hdf5_version}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = ""
+    return out
+
+
+def _open(path: Path, mode: str, wait: float = 60.0) -> h5py.File:
+    """Open, waiting up to ``wait`` seconds while another process holds the file's lock (a
+    reader such as ``qaxai inspect`` during a run, or the runner during a read)."""
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        try:
+            return h5py.File(path, mode)
+        except OSError as exc:
+            if "unable to lock file" in str(exc) and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(2 * delay, 0.5)
+                continue
+            advice = (" qaxai does not overwrite it: move it away, or choose another --out."
+                      if mode != "r" else "")
+            raise StoreError(f"{path} cannot be read as HDF5 (truncated or corrupted?): "
+                             f"{exc}.{advice}") from exc
+
+
+def _check_ours(f: h5py.File, path: Path) -> None:
+    if f.attrs.get("format") != FORMAT:
+        raise StoreError(f"{path} is an HDF5 file but not a qaxai study (no format='{FORMAT}' "
+                         "attribute); qaxai does not write into files it did not create. "
+                         "Choose another --out.")
+    version = int(f.attrs.get("format_version", -1))
+    if version > FORMAT_VERSION:
+        raise StoreError(f"{path} has layout version {version}; this qaxai reads up to "
+                         f"{FORMAT_VERSION}. Upgrade qaxai.")
+
+
+def _write_value(group: h5py.Group, name: str, value, rel: str) -> None:
+    shape, units, meaning = describe(rel)
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
+        data = np.array(value, dtype=h5py.string_dtype())
+    else:
+        data = np.asarray(value)
+        if data.dtype == object or data.dtype.kind in "USO":
+            raise TypeError(f"{rel}: only numeric arrays and lists of str are stored, got "
+                            f"{data.dtype}.")
+    ds = group.create_dataset(name, data=data)
+    ds.attrs.update({"shape": shape, "units": units, "meaning": meaning})
+
+
+def _attr_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=float)
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    return value
+
+
+class StudyStore:
+    """The writer of one study file (the runner's client is its only user).
+
+    Parameters
+    ----------
+    path : str or path
+    config : StudyConfig
+        A new file records it; an existing file must have been written for the same config
+        text (else :class:`StoreError`).
+
+    Attributes
+    ----------
+    path : Path
+    discarded : list of str
+        Half-written instance groups found (and deleted) on opening.
+    """
+
+    def __init__(self, path: str | PathLike, config: StudyConfig):
+        self.path = Path(path)
+        self.config = config
+        self.discarded: list[str] = []
+        if self.path.exists():
+            self._reopen()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".creating")
+            with h5py.File(tmp, "w") as f:
+                f.attrs.update({
+                    "format": FORMAT, "format_version": FORMAT_VERSION,
+                    "qaxai_version": _library_versions()["qaxai"], "git_commit": _git_commit(),
+                    "config": config.text, "config_sha256": config.sha256,
+                    "config_source": config.source,
+                    "library_versions": json.dumps(_library_versions()),
+                    "host": socket.gethostname(), "created": _now(), "runs": "[]"})
+                f.create_group("instances")
+            os.replace(tmp, self.path)  # a file either exists whole or not at all
+
+    def _reopen(self) -> None:
+        with _open(self.path, "r+") as f:
+            _check_ours(f, self.path)
+            if f.attrs.get("config_sha256") != self.config.sha256:
+                raise StoreError(
+                    f"{self.path} holds results of a different config text (written from "
+                    f"{f.attrs.get('config_source')}, sha256 "
+                    f"{str(f.attrs.get('config_sha256'))[:12]}...; {self.config.source} now "
+                    f"has sha256 {self.config.sha256[:12]}...). qaxai does not mix results of "
+                    "two configs: choose another --out, or restore the config the file was "
+                    "written for (it is stored in the file's 'config' attribute).")
+            instances = f.require_group("instances")
+            for name in list(instances):
+                if instances[name].attrs.get("status") not in (COMPLETE, FAILED):
+                    del instances[name]
+                    self.discarded.append(name)
+
+    # -- reading ---------------------------------------------------------------------------
+    def statuses(self) -> dict[str, str]:
+        """Instance id -> ``"complete"`` or ``"failed"``."""
+        with _open(self.path, "r") as f:
+            return {k: str(g.attrs["status"]) for k, g in f["instances"].items()
+                    if "status" in g.attrs}
+
+    # -- writing ---------------------------------------------------------------------------
+    def write(self, instance_id: str, *, kind: str, spec: Mapping, data: Mapping | None = None,
+              attrs: Mapping | None = None, seconds: float = float("nan"), worker: str = "",
+              error: str | None = None) -> None:
+        """Write one instance whole, then mark it complete (or failed, with ``error``).
+
+        Parameters
+        ----------
+        instance_id : str
+            Group name under ``/instances`` (no ``/``).
+        kind : str
+        spec : mapping
+            JSON-serialisable description of the instance.
+        data : mapping of str -> array or list of str
+            Dataset paths relative to the instance group (each must be in the layout).
+        attrs : mapping of str -> mapping
+            Attributes per sub-group path (``""`` = the instance group itself).
+        """
+        if not instance_id or "/" in instance_id:
+            raise ValueError(f"instance ids are non-empty and contain no '/', got "
+                             f"{instance_id!r}.")
+        data = dict(data or {})
+        attrs = dict(attrs or {})
+        with _open(self.path, "r+") as f:
+            instances = f["instances"]
+            if instance_id in instances:  # a failed (or discarded) earlier try
+                del instances[instance_id]
+            g = instances.create_group(instance_id)
+            for rel in sorted(data):
+                parent, _, name = rel.rpartition("/")
+                _write_value(g.require_group(parent) if parent else g, name, data[rel], rel)
+            for rel, values in attrs.items():
+                target = g.require_group(rel) if rel else g
+                target.attrs.update({k: _attr_value(v) for k, v in values.items()})
+            g.attrs.update({"kind": kind, "spec": json.dumps(dict(spec), default=float),
+                            "seconds": float(seconds), "worker": worker})
+            if error is not None:
+                g.attrs["error"] = error
+            f.flush()
+            g.attrs["status"] = FAILED if error is not None else COMPLETE
+            f.flush()
+
+    def record_run(self, run: Mapping) -> None:
+        """Append one run's summary (times, workers, counts) to the root ``runs`` attribute."""
+        with _open(self.path, "r+") as f:
+            runs = json.loads(f.attrs.get("runs", "[]"))
+            runs.append(dict(run))
+            f.attrs["runs"] = json.dumps(runs, default=str)
+
+
+# -- reading a study file (figures, inspect) ------------------------------------------------
+class StudyData:
+    """A study file read into memory (complete instances only).
+
+    Attributes
+    ----------
+    attrs : dict
+        Root attributes (provenance).
+    instances : dict of str -> dict
+        ``id -> {"attrs": {...}, "spec": {...}, "data": {path: ndarray}, "group_attrs":
+        {path: {...}}}``.
+    failed : dict of str -> str
+        id -> error of failed instances.
+    """
+
+    def __init__(self, attrs, instances, failed):
+        self.attrs, self.instances, self.failed = attrs, instances, failed
+
+    def of_kind(self, kind: str) -> dict:
+        return {k: v for k, v in self.instances.items() if v["attrs"].get("kind") == kind}
+
+
+def _read_group(g: h5py.Group, prefix: str, data: dict, group_attrs: dict) -> None:
+    group_attrs[prefix] = {k: _decode(v) for k, v in g.attrs.items()}
+    for name, item in g.items():
+        rel = f"{prefix}/{name}" if prefix else name
+        if isinstance(item, h5py.Group):
+            _read_group(item, rel, data, group_attrs)
+        else:
+            value = item[()]
+            if item.dtype.kind == "O" or h5py.check_string_dtype(item.dtype):
+                value = item.asstr()[()]
+            data[rel] = value
+
+
+def _decode(v):
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def load_study(path: str | PathLike) -> StudyData:
+    """Read a study file (complete instances only) with clear errors for bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"study file {path} does not exist.")
+    with _open(path, "r") as f:
+        _check_ours(f, path)
+        attrs = {k: _decode(v) for k, v in f.attrs.items()}
+        instances, failed = {}, {}
+        for name, g in f["instances"].items():
+            status = g.attrs.get("status")
+            if status == FAILED:
+                failed[name] = str(g.attrs.get("error", ""))
+            if status != COMPLETE:
+                continue
+            data, group_attrs = {}, {}
+            _read_group(g, "", data, group_attrs)
+            top = group_attrs.pop("")
+            instances[name] = {"attrs": top, "spec": json.loads(top.get("spec", "{}")),
+                               "data": data, "group_attrs": group_attrs}
+    return StudyData(attrs, instances, failed)

@@ -1,0 +1,208 @@
+"""The study runner: results equal the library's, failures are recorded, a killed run resumes
+to the same file as an uninterrupted one."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dimod
+import h5py
+import numpy as np
+import pytest
+
+import simulate
+import spectral
+from studies._plan import plan
+from studies.config import load_config
+from studies.runner import run_study
+from studies.store import StudyStore, load_study
+
+RANDOM_ONLY = """
+[study]
+name = "resume"
+seed = 7
+[xai]
+enabled = false
+[problems]
+formulations = []
+random_qubits = [5, 6, 7, 8]
+random_seeds = [0, 1, 2, 3, 4]
+[spectral]
+levels = 3
+[dynamics]
+T = [10.0, 40.0]
+protocol = false
+"""
+
+
+def _bqm(inst):
+    d, a = inst["data"], inst["group_attrs"]["bqm"]
+    bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
+        d["bqm/linear"], (d["bqm/quadratic_row"], d["bqm/quadratic_col"],
+                          d["bqm/quadratic_bias"]), a["offset"], a["vartype"],
+        variable_order=json.loads(a["labels"]))
+    return bqm
+
+
+@pytest.mark.xdist_group("tiny-study")  # one worker builds the study once
+def test_the_study_holds_what_the_library_computes(tiny_study):
+    config, path, summary = tiny_study
+    assert summary.failed == 0 and not summary.interrupted
+    study = load_study(path)
+    planned = {i.id: i for i in plan(config, progress=False)}
+    assert set(study.instances) == set(planned) == set(planned)
+    assert summary.total == len(planned) == summary.done
+    kinds = {i.kind for i in planned.values()}
+    assert kinds == {"xai", "problem"}
+    checked = 0
+    for iid, inst in study.instances.items():
+        if inst["attrs"]["kind"] != "problem" or inst["attrs"]["n"] == 0:
+            continue
+        bqm = _bqm(inst)
+        assert bqm == planned[iid].payload["bqm"]  # offset, vartype, labels survive
+        sp = inst["group_attrs"]["spectral"]
+        ref = spectral.min_gap(bqm, levels=min(3, 2 ** bqm.num_variables))
+        assert sp["delta_min"] == pytest.approx(ref.delta_min, abs=1e-9)
+        assert sp["s_star"] == pytest.approx(ref.s_star, abs=1e-5)
+        d = inst["data"]
+        for T, p in zip(d["dynamics/T"], d["dynamics/p_success"]):
+            assert p == pytest.approx(simulate.success_probability(bqm, T), abs=1e-6)
+        ground = inst["data"]["encoding/ground_selection"]
+        assert bqm.energy(dict(zip(bqm.variables, ground))) == pytest.approx(
+            dimod.ExactSolver().sample(bqm).first.energy)
+        checked += 1
+    assert checked >= 6
+    hw = [i for i in study.instances.values() if "hardware/p_ground" in i["data"]]
+    assert len(hw) == 1
+    h = hw[0]["data"]
+    assert h["hardware/p_ground_low"][0] <= h["hardware/p_ground"][0] <= \
+        h["hardware/p_ground_high"][0]
+    xai = study.instances["xai-PaperNet"]["data"]
+    assert xai["xai/images"].shape[0] == xai["xai/labels"].size == 6
+    assert set(np.unique(xai["xai/labels"])) == {0, 1, 3}
+
+
+@pytest.mark.xdist_group("tiny-study")  # one worker builds the study once
+def test_a_rerun_of_a_complete_study_skips_everything(tiny_study):
+    config, path, _ = tiny_study
+    before = load_study(path)
+    summary = run_study(config, path, workers=1, threads_per_task=1, progress=False)
+    assert summary.skipped == summary.total and summary.done == 0
+    after = load_study(path)
+    assert set(after.instances) == set(before.instances)
+    assert len(json.loads(after.attrs["runs"])) == 2
+
+
+def test_a_failing_instance_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    config = load_config("f.toml", text=RANDOM_ONLY.replace("[5, 6, 7, 8]", "[4, 5]")
+                         .replace("[0, 1, 2, 3, 4]", "[0]"))
+    real = spectral.min_gap
+
+    def flaky(H, **kw):
+        if H.n == 5:
+            raise spectral.SpectralError("injected failure for n = 5")
+        return real(H, **kw)
+
+    monkeypatch.setattr(spectral, "min_gap", flaky)
+    # threads in this process: the monkeypatch reaches the tasks; a scheduler address is
+    # what a user of a real cluster passes
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        summary = run_study(config, tmp_path / "f.h5", scheduler=cluster.scheduler_address,
+                            threads_per_task=1, progress=False)
+    assert (summary.done, summary.failed) == (1, 1)
+    assert "injected failure for n = 5" in summary.failures["random-n05-seed0"]
+    study = load_study(tmp_path / "f.h5")
+    assert "SpectralError: injected failure" in study.failed["random-n05-seed0"]
+    assert set(study.instances) == {"random-n04-seed0"}
+    monkeypatch.setattr(spectral, "min_gap", real)
+    summary = run_study(config, tmp_path / "f.h5", workers=1, threads_per_task=1,
+                        progress=False)
+    assert (summary.skipped, summary.done, summary.failed) == (1, 1, 0)  # the failure redone
+    assert set(load_study(tmp_path / "f.h5").instances) == {"random-n04-seed0",
+                                                            "random-n05-seed0"}
+
+
+def _complete(path):
+    try:
+        with h5py.File(path, "r") as f:
+            return sum(g.attrs.get("status") == "complete" for g in f["instances"].values())
+    except (OSError, KeyError):  # not created yet, or locked by the writer this instant
+        return -1
+
+
+def _start(config_path, out):
+    return subprocess.Popen(
+        [sys.executable, "-m", "studies.cli", "run", str(config_path), "--out", str(out),
+         "--workers", "1", "--threads-per-task", "1", "--quiet"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+
+
+def _stop_after(proc, path, count, sig):
+    deadline = time.monotonic() + 300
+    while _complete(path) < count:
+        assert proc.poll() is None, f"the run ended before it could be stopped: " \
+                                    f"{proc.communicate()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, sig)
+    return proc.communicate(timeout=120)
+
+
+def _comparable(study):
+    out = {}
+    for iid, inst in study.instances.items():
+        attrs = {g: {k: v for k, v in a.items() if k != "seconds"}
+                 for g, a in inst["group_attrs"].items()}
+        out[iid] = (inst["data"], attrs, inst["spec"])
+    return out
+
+
+def test_a_killed_run_resumes_to_the_same_results(tmp_path):
+    config_path = tmp_path / "resume.toml"
+    config_path.write_text(RANDOM_ONLY)
+    out = tmp_path / "killed.h5"
+    total = len(plan(load_config(config_path), progress=False))
+
+    proc = _start(config_path, out)
+    _stop_after(proc, out, 3, signal.SIGKILL)  # no chance to clean up
+    StudyStore(out, load_config(config_path))  # the file is valid (half-written groups go)
+    first = _complete(out)
+    assert 3 <= first < total
+
+    proc = _start(config_path, out)  # Ctrl-C: the whole process group gets SIGINT
+    _, err = _stop_after(proc, out, first + 2, signal.SIGINT)
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err
+    second = _complete(out)
+    assert first + 2 <= second < total
+
+    proc = _start(config_path, out)
+    stdout, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert f"{second} already complete, {total - second} done" in stdout
+
+    reference = run_study(load_config(config_path), tmp_path / "whole.h5", workers=1,
+                          threads_per_task=1, progress=False)
+    assert reference.done == total
+    resumed, whole = _comparable(load_study(out)), _comparable(load_study(tmp_path / "whole.h5"))
+    assert set(resumed) == set(whole)
+    for iid in whole:
+        data_a, attrs_a, spec_a = resumed[iid]
+        data_b, attrs_b, spec_b = whole[iid]
+        assert spec_a == spec_b
+        assert set(data_a) == set(data_b)
+        for key in data_b:
+            np.testing.assert_array_equal(data_a[key], data_b[key], err_msg=f"{iid}/{key}")
+        for group in attrs_b:
+            a = {k: v for k, v in attrs_a[group].items() if k != "worker"}
+            b = {k: v for k, v in attrs_b[group].items() if k != "worker"}
+            # (NaN == NaN in JSON text: a T_99 not computed is NaN in both)
+            assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), (iid, group)
+    runs = json.loads(load_study(out).attrs["runs"])
+    assert [r["interrupted"] for r in runs] == [True, False]  # the killed run wrote nothing
