@@ -27,8 +27,8 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "encoding/relevance": ("(K,)", "class-score units", "relevance of every map of the "
                            "explained layer (attrs: formulation settings as JSON)"),
     "encoding/candidates": ("(n,)", "channel index", "the candidate maps = the BQM's variables"),
-    "encoding/ground_selection": ("(n,)", "0/1", "an exact ground state of the BQM (the "
-                                  "QUBO's explanation)"),
+    "encoding/ground_selection": ("(n,)", "0/1 (BINARY) or -1/+1 (SPIN)", "an exact ground "
+                                  "state of the BQM (the QUBO's explanation)"),
     # spectral
     "spectral/s": ("(m,)", "schedule parameter s in [0, 1]", "points of the coarse sweep"),
     "spectral/energies": ("(levels, m)", _E, "lowest levels E_j(s) on the coarse sweep"),

@@ -14,6 +14,7 @@ import socket
 import time
 import traceback
 
+import dimod
 import numpy as np
 
 from ._plan import Instance, instance_seed
@@ -46,7 +47,6 @@ def _bqm_data(bqm) -> tuple[dict, dict]:
 def _problem(inst: Instance, settings: dict) -> tuple[dict, dict]:
     import spectral
     import simulate
-    from encoding import ExactGroundStateSolver
 
     bqm = inst.payload["bqm"]
     n = bqm.num_variables
@@ -58,10 +58,16 @@ def _problem(inst: Instance, settings: dict) -> tuple[dict, dict]:
     attrs[""] = {"n": n, "empty": n == 0}
     if n == 0:
         return data, attrs
-    ground = ExactGroundStateSolver().sample(bqm)
-    data["encoding/ground_selection"] = np.asarray(
-        [ground.first.sample[v] for v in bqm.variables], np.int64)
-    attrs["encoding"]["ground_energy"] = float(ground.first.energy)
+    # a ground state from H_P's diagonal (bit i = variable i); not encoding's solver, whose
+    # import pulls in torch (seconds per worker process)
+    full = spectral.AnnealingHamiltonian.from_bqm(bqm, sector="full")
+    b = int(full.ground_states()[0])
+    ground = (b >> np.arange(n)) & 1
+    if bqm.vartype is dimod.SPIN:
+        ground = 2 * ground - 1
+    data["encoding/ground_selection"] = ground.astype(np.int64)
+    attrs["encoding"]["ground_energy"] = float(bqm.energy(dict(zip(bqm.variables, ground))))
+    attrs["encoding"]["ground_degeneracy"] = int(full.ground_states().size)
     seed = instance_seed(settings["study"]["seed"], inst.id)
 
     sp = settings["spectral"]

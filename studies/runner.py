@@ -47,6 +47,8 @@ class RunSummary:
     compute_seconds : float
         From the first submission to the last result written (cluster start-up and planning
         excluded): the throughput is ``(done + failed) / compute_seconds``.
+    arrivals : list of float
+        Seconds from the first submission to each result's arrival, in order.
     """
 
     path: Path
@@ -60,6 +62,7 @@ class RunSummary:
     workers: int = 0
     write_seconds: float = 0.0
     compute_seconds: float = 0.0
+    arrivals: list = field(default_factory=list)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -142,19 +145,18 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
             futures = [client.submit(run_instance, inst, settings, threads, pure=False,
                                      key=f"{inst.id}-{os.getpid()}-{time.time_ns()}")
                        for inst in order]
-            specs = {inst.id: inst for inst in order}
+            by_key = {fut.key: inst for fut, inst in zip(futures, order)}
             bar = tqdm(total=len(futures), desc=f"study {config.name}", unit="instance",
                        disable=not progress, dynamic_ncols=True)
             bar.set_postfix(_postfix(0, len(futures), 0, n_workers))
             remaining = len(futures)
             for fut in as_completed(futures):
+                inst = by_key[fut.key]
                 try:
                     result = fut.result()
                 except Exception as exc:  # a worker died (KilledWorker, memory): record it
-                    inst = next(specs[i] for i in specs if fut.key.startswith(i + "-"))
                     result = {"id": inst.id, "error": f"{type(exc).__name__}: {exc}",
                               "data": {}, "attrs": {}, "seconds": float("nan"), "worker": ""}
-                inst = specs[result["id"]]
                 tw = time.perf_counter()
                 store.write(inst.id, kind=inst.kind, spec=inst.spec, data=result["data"],
                             attrs=result["attrs"], seconds=result["seconds"],
@@ -167,6 +169,7 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
                     summary.done += 1
                 remaining -= 1
                 summary.compute_seconds = time.perf_counter() - t_submit
+                summary.arrivals.append(summary.compute_seconds)
                 bar.update()
                 bar.set_postfix(_postfix(summary.done, remaining, summary.failed, n_workers))
     except KeyboardInterrupt:

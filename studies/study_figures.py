@@ -99,6 +99,7 @@ def _histogram(rows, out, formats):
         ax.set_xscale("log")
         ax.set_xlabel(r"$\Delta_{min}$ (scaled energy)")
         ax.set_ylabel("images")
+        ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set_title(r"Minimum gap over explained images", fontsize=9)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _save(fig, out, "delta_min_histogram", formats)
