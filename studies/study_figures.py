@@ -92,10 +92,15 @@ def _histogram(rows, out, formats):
         fig, ax = plt.subplots(figsize=(6.4, 3.0))
         values = np.array([r["delta_min"] for r in image])
         bins = np.geomspace(values.min() * 0.9, values.max() * 1.1, 25)
-        for form, cap in sorted({(r["formulation"], r["cap"]) for r in image}):
-            v = [r["delta_min"] for r in image if (r["formulation"], r["cap"]) == (form, cap)]
+        archs = {r["inst"]["spec"].get("architecture") for r in image}
+        keys = sorted({(r["inst"]["spec"].get("architecture"), r["formulation"], r["cap"])
+                       for r in image})
+        for arch, form, cap in keys:
+            v = [r["delta_min"] for r in image if (r["inst"]["spec"].get("architecture"),
+                                                   r["formulation"], r["cap"]) == (arch, form, cap)]
+            who = f"{arch}, " if len(archs) > 1 else ""
             ax.hist(v, bins=bins, histtype="step", lw=1.5,
-                    label=f"{form}, n ≤ {cap} (N = {len(v)}, median {np.median(v):.3g})")
+                    label=f"{who}{form}, n ≤ {cap} (N = {len(v)}, median {np.median(v):.3g})")
         ax.set_xscale("log")
         ax.set_xlabel(r"$\Delta_{min}$ (scaled energy)")
         ax.set_ylabel("images")
@@ -171,6 +176,7 @@ def _p_success(rows, out, formats):
             pn = sorted({n for n, _ in prot})
             rate = [np.mean([bool(g) for n, g in prot if n == x]) for x in pn]
             a2.bar([str(x) for x in pn], rate, color="C2")
+            a2.tick_params(axis="x", labelsize=7 if len(pn) > 9 else 9)
             a2.set_ylim(0, 1.02)
             a2.set_xlabel("qubits d")
             a2.set_ylabel("ground state among d² shots")
