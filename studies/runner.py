@@ -139,9 +139,9 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
             threads = threads_per_task or (1 if scheduler else max(1, cores // n_workers))
             settings = {k: dict(v) for k, v in config.sections.items()}
             t_submit = time.perf_counter()
-            # biggest problems first: fewer stragglers at the end
-            order = sorted(todo, key=lambda i: -(i.spec.get("n", 30) if i.kind == "problem"
-                                                 else 30))
+            # smallest problems first: results arrive early (a scaling study's largest take
+            # hours), and an interrupted run has done the most instances it could
+            order = sorted(todo, key=lambda i: i.spec.get("n", 0) if i.kind == "problem" else 0)
             futures = [client.submit(run_instance, inst, settings, threads, pure=False,
                                      key=f"{inst.id}-{os.getpid()}-{time.time_ns()}")
                        for inst in order]
