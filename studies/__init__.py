@@ -1,8 +1,19 @@
-"""studies — problem files, the ``qaxai`` command line and figures.
+"""studies — study configs, the Dask runner, the HDF5 store, figures and the ``qaxai`` CLI.
 
-Study configs, the Dask runner and the HDF5 store arrive with the studies issue.
+>>> from studies import load_config, run_study, load_study, study_figures
+>>> config = load_config("builtin:quick")                  # doctest: +SKIP
+>>> summary = run_study(config, "results/quick.h5")         # doctest: +SKIP
+>>> study = load_study("results/quick.h5")                  # doctest: +SKIP
+>>> study_figures("results/quick.h5", "results/figures")    # doctest: +SKIP
 """
 
+from .config import ConfigError, StudyConfig, load_config
+from .exceptions import StoreError
 from .problems import builtin_problems, load_bqm
+from .runner import RunSummary, run_study
+from .store import StudyData, StudyStore, load_study
+from .study_figures import study_figures
 
-__all__ = ["load_bqm", "builtin_problems"]
+__all__ = ["load_bqm", "builtin_problems", "load_config", "StudyConfig", "ConfigError",
+           "run_study", "RunSummary", "StudyStore", "StudyData", "load_study", "StoreError",
+           "study_figures"]
