@@ -206,3 +206,22 @@ def test_a_killed_run_resumes_to_the_same_results(tmp_path):
             assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), (iid, group)
     runs = json.loads(load_study(out).attrs["runs"])
     assert [r["interrupted"] for r in runs] == [True, False]  # the killed run wrote nothing
+
+
+def test_a_worker_that_dies_is_recorded_and_the_study_goes_on(tmp_path, monkeypatch):
+    import dask
+
+    import studies.runner as runner
+    from tests.studies._dying import dying_run_instance
+
+    config = load_config("d.toml", text=RANDOM_ONLY.replace("[5, 6, 7, 8]", "[3, 4]")
+                         .replace("[0, 1, 2, 3, 4]", "[0]"))
+    monkeypatch.setattr(runner, "run_instance", dying_run_instance)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        summary = run_study(config, tmp_path / "d.h5", workers=1, threads_per_task=1,
+                            progress=False)
+    assert (summary.done, summary.failed) == (1, 1)
+    assert "KilledWorker" in summary.failures["random-n04-seed0"]
+    study = load_study(tmp_path / "d.h5")
+    assert set(study.instances) == {"random-n03-seed0"}
+    assert "KilledWorker" in study.failed["random-n04-seed0"]
