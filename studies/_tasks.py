@@ -61,13 +61,13 @@ def _problem(inst: Instance, settings: dict) -> tuple[dict, dict]:
     # a ground state from H_P's diagonal (bit i = variable i); not encoding's solver, whose
     # import pulls in torch (seconds per worker process)
     full = spectral.AnnealingHamiltonian.from_bqm(bqm, sector="full")
-    b = int(full.ground_states()[0])
-    ground = (b >> np.arange(n)) & 1
+    ground_states = full.ground_states()
+    ground = (int(ground_states[0]) >> np.arange(n)) & 1
     if bqm.vartype is dimod.SPIN:
         ground = 2 * ground - 1
     data["encoding/ground_selection"] = ground.astype(np.int64)
     attrs["encoding"]["ground_energy"] = float(bqm.energy(dict(zip(bqm.variables, ground))))
-    attrs["encoding"]["ground_degeneracy"] = int(full.ground_states().size)
+    attrs["encoding"]["ground_degeneracy"] = int(ground_states.size)
     seed = instance_seed(settings["study"]["seed"], inst.id)
 
     sp = settings["spectral"]
@@ -87,13 +87,12 @@ def _problem(inst: Instance, settings: dict) -> tuple[dict, dict]:
     if dy["enabled"] and n <= dy["max_qubits"]:
         t = time.perf_counter()
         T = np.asarray(dy["T"], float)
-        H = spectral.AnnealingHamiltonian.from_bqm(bqm, sector="full")
-        p = np.array([simulate.success_probability(H, float(x), tol=dy["tol"]) for x in T])
+        p = np.array([simulate.success_probability(full, float(x), tol=dy["tol"]) for x in T])
         data.update({"dynamics/T": T, "dynamics/p_success": p})
         d = {"method": "auto", "tol": dy["tol"], "t99": float("nan")}
         if dy["t99"] and n <= dy["t99_max_qubits"]:
             try:
-                d["t99"] = simulate.time_to_target(H, 0.99, T_max=dy["t99_max_T"], tol=dy["tol"])
+                d["t99"] = simulate.time_to_target(full, 0.99, T_max=dy["t99_max_T"], tol=dy["tol"])
             except simulate.SimulationError as exc:
                 d["t99_note"] = str(exc)
         if dy["protocol"]:

@@ -148,7 +148,7 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
             by_key = {fut.key: inst for fut, inst in zip(futures, order)}
             bar = tqdm(total=len(futures), desc=f"study {config.name}", unit="instance",
                        disable=not progress, dynamic_ncols=True)
-            bar.set_postfix(_postfix(0, len(futures), 0, n_workers))
+            bar.set_postfix(_postfix(len(futures), 0, n_workers))
             remaining = len(futures)
             for fut in as_completed(futures):
                 inst = by_key[fut.key]
@@ -171,7 +171,7 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
                 summary.compute_seconds = time.perf_counter() - t_submit
                 summary.arrivals.append(summary.compute_seconds)
                 bar.update()
-                bar.set_postfix(_postfix(summary.done, remaining, summary.failed, n_workers))
+                bar.set_postfix(_postfix(remaining, summary.failed, n_workers))
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -191,7 +191,7 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
     return summary
 
 
-def _postfix(done: int, remaining: int, failed: int, workers: int) -> dict:
+def _postfix(remaining: int, failed: int, workers: int) -> dict:
     return {"running": min(remaining, workers), "queued": max(0, remaining - workers),
             "failed": failed}
 

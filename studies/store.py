@@ -157,13 +157,14 @@ class StudyStore:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(self.path.name + ".creating")
+            versions = _library_versions()
             with h5py.File(tmp, "w") as f:
                 f.attrs.update({
                     "format": FORMAT, "format_version": FORMAT_VERSION,
-                    "qaxai_version": _library_versions()["qaxai"], "git_commit": _git_commit(),
+                    "qaxai_version": versions["qaxai"], "git_commit": _git_commit(),
                     "config": config.text, "config_sha256": config.sha256,
                     "config_source": config.source,
-                    "library_versions": json.dumps(_library_versions()),
+                    "library_versions": json.dumps(versions),
                     "host": socket.gethostname(), "created": _now(), "runs": "[]"})
                 f.create_group("instances")
             os.replace(tmp, self.path)  # a file either exists whole or not at all

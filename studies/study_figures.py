@@ -252,11 +252,10 @@ def _xai(study: StudyData, out, formats):
         d = inst["data"]
         arch = inst["spec"].get("architecture", iid)
         name = arch.lower()
-        table = [dict(zip(("weights", "method", "space", "metric", "better", "value", "low",
-                           "high", "p_value", "n"), vals))
-                 for vals in zip(*(d[f"xai/table/{c}"] for c in (
-                     "weights", "method", "space", "metric", "better", "value", "low", "high",
-                     "p_value", "n")))]
+        columns = ("weights", "method", "space", "metric", "better", "value", "low", "high",
+                   "p_value", "n")
+        table = [dict(zip(columns, vals))
+                 for vals in zip(*(d[f"xai/table/{c}"] for c in columns))]
         labels = d["xai/labels"]
         first = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
         heat = {m: d[f"xai/trained/{m}/heatmaps"][first] for m in _GALLERY_METHODS
