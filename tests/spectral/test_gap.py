@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 import spectral
+from spectral._gap import COARSE_RTOL
 from tests import naive
 
 
@@ -127,9 +128,23 @@ def test_transverse_field_ising_chain_against_free_fermions(n):
     ref_delta, ref_s = _tfim_reference(n)
     assert result.delta_min == pytest.approx(ref_delta, abs=1e-9)
     assert result.s_star == pytest.approx(ref_s, abs=1e-6)
-    # the coarse sweep too, point by point
-    expected = [naive.tfim_even_gap(n, 1 - s, s) for s in result.s]
-    np.testing.assert_allclose(result.gaps, expected, atol=1e-9)
+    # the coarse sweep too, point by point, to its documented accuracy (coarse_rtol of the gap)
+    expected = np.array([naive.tfim_even_gap(n, 1 - s, s) for s in result.s])
+    assert np.all(np.abs(result.gaps - expected) <= COARSE_RTOL * expected)
+
+
+@pytest.mark.parametrize("coarse_rtol", [1e-3, 1e-8])
+def test_coarse_sweep_is_as_accurate_as_asked(coarse_rtol):
+    # n = 10: beyond the dense backend of "auto", so the coarse tolerance reaches the solvers
+    bqm = naive.random_bqm(np.random.default_rng(3), 10, dimod.BINARY)
+    result = spectral.min_gap(bqm, coarse_rtol=coarse_rtol)
+    expected = []
+    for s in result.s:
+        ev = np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, s, scale=result.scale))
+        expected.append(ev[result.degeneracy] - ev[0])
+    expected = np.array(expected)
+    error = np.abs(result.gaps - expected)
+    assert np.all(error <= coarse_rtol * expected + 1e-12)
 
 
 def test_gap_sweep_matches_dense_in_any_order():
@@ -173,8 +188,8 @@ def test_gap_sweep_and_min_gap_errors():
         spectral.gap_sweep(bqm, [])
     with pytest.raises(spectral.SpectralError, match="s_tol"):
         spectral.min_gap(bqm, s_tol=0.0)
-    with pytest.raises(spectral.SpectralError, match="coarse_tol"):
-        spectral.min_gap(bqm, coarse_tol=float("nan"))
+    with pytest.raises(spectral.SpectralError, match="coarse_rtol"):
+        spectral.min_gap(bqm, coarse_rtol=float("nan"))
     flat = dimod.BinaryQuadraticModel({0: 0.0, 1: 0.0}, {}, 1.0, "BINARY")
     with pytest.raises(spectral.SpectralError, match="no excited level"):
         spectral.min_gap(flat, sector="full")
