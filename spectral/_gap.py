@@ -194,8 +194,9 @@ class _Tracker:
         Davidson's diagonal preconditioner wins late in the anneal (small A(s)) and loses
         early, so the switch is learned as one point on the s axis, by bisection: at or above
         the lowest s where Davidson beat the Lanczos cost measured nearest to it (or 1), it
-        runs with up to twice that cost; below, it is tried only in the upper half of the
-        interval between the highest s where it lost and that point.
+        runs with up to twice that cost (``_UNHINTED_BUDGET`` while no cost is learned);
+        below, it is tried only in the upper half of the interval between the highest s where
+        it lost and that point (``None``: the default budget of :func:`lowest_levels`).
         """
         hint = None
         if self._lanczos_cost:  # per digit of tolerance: Lanczos converges about linearly

@@ -147,6 +147,36 @@ def test_coarse_sweep_is_as_accurate_as_asked(coarse_rtol):
     assert np.all(error <= coarse_rtol * expected + 1e-12)
 
 
+def test_a_bracket_whose_slopes_do_not_survive_the_full_tolerance(monkeypatch):
+    # A coarse point's slope comes from a loose solve; if its sign is wrong, the bracket it
+    # makes has no sign change at the full tolerance. Forge one far from the minimum, and make
+    # it rank first: min_gap must refine it by minimising Delta (brentq would raise), and
+    # still find the true minimum.
+    import spectral._gap as gap_module
+
+    bqm = naive.random_bqm(np.random.default_rng(7), 6, dimod.SPIN)
+    honest = spectral.min_gap(bqm)
+    adaptive = gap_module._adaptive_points
+    forged = {}
+
+    def forge(grid, gaps, slopes, evaluate, s_tol):
+        s_pts, g_pts, d_pts = adaptive(grid, gaps, slopes, evaluate, s_tol)
+        interior = np.arange(1, s_pts.size - 2)  # the end points' values stay honest
+        j = int(interior[np.argmax(np.abs(s_pts[interior] - honest.s_star))])  # far from s*
+        d_pts, g_pts = d_pts.copy(), g_pts.copy()
+        d_pts[j], d_pts[j + 1] = -1.0, 1.0  # a forged sign change
+        g_pts[j] = g_pts[j + 1] = 0.5 * honest.delta_min  # ranked first
+        forged["interval"] = (s_pts[j], s_pts[j + 1])
+        return s_pts, g_pts, d_pts
+
+    monkeypatch.setattr(gap_module, "_adaptive_points", forge)
+    result = spectral.min_gap(bqm)
+    lo, hi = forged["interval"]
+    assert any(c["bracket"] == (lo, hi) for c in result.candidates)  # it was refined
+    assert result.delta_min == pytest.approx(honest.delta_min, abs=1e-12)
+    assert result.s_star == pytest.approx(honest.s_star, abs=1e-9)
+
+
 def test_gap_sweep_matches_dense_in_any_order():
     bqm = naive.random_bqm(np.random.default_rng(21), 9, dimod.BINARY)
     s = np.array([0.9, 0.1, 0.5, 0.3, 1.0, 0.0])
