@@ -59,6 +59,7 @@ class AnnealingHamiltonian:
         self.sector = sector
         self._diag = diag  # kept writeable for the kernels; diagonal() hands out a read-only view
         self._driver_csr = None
+        self._max_abs_diag = None
         self.matvecs = 0
 
     # --- construction -------------------------------------------------------------------
@@ -140,6 +141,12 @@ class AnnealingHamiltonian:
         view = self._diag.view()
         view.setflags(write=False)
         return view
+
+    def _max_abs_diagonal(self) -> float:
+        """``max |H_P|`` over the basis (computed once: one pass over ``dim`` energies)."""
+        if self._max_abs_diag is None:
+            self._max_abs_diag = float(np.max(np.abs(self._diag)))
+        return self._max_abs_diag
 
     def coefficients(self, s: float) -> tuple[float, float]:
         """``(A(s), B(s))``."""

@@ -210,7 +210,7 @@ def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=
 def _norm_estimate(H: AnnealingHamiltonian, a: float, b: float) -> float:
     """An upper bound of ||H(s)||_2: A * (number of flip terms) + B * max|H_P|."""
     flips = H.nbits + (H.flip_sign != 0.0)
-    return max(abs(a) * flips + abs(b) * float(np.max(np.abs(H._diag))), 1e-300)
+    return max(abs(a) * flips + abs(b) * H._max_abs_diagonal(), 1e-300)
 
 
 def _exact_levels(H: AnnealingHamiltonian, s: float, k: int):
