@@ -70,7 +70,9 @@ def combine_rows(Y, V, out, beta):
     """``out = Y @ V + beta * out``, shapes (q, m), (m, dim), (q, dim).
 
     ``beta = 0`` overwrites ``out`` (which may then hold anything, NaN included); ``beta = 1``
-    with ``Y`` negated subtracts a combination in place (Gram-Schmidt).
+    with ``Y`` negated subtracts a combination in place (Gram-Schmidt). ``out`` may be the
+    leading rows of ``V`` itself (a thick restart in place): each chunk of ``V`` is read
+    whole into a private buffer before that chunk of ``out`` is written.
     """
     q = Y.shape[0]
     dim = V.shape[1]
@@ -89,44 +91,92 @@ def combine_rows(Y, V, out, beta):
                     o[i] = beta * o[i] + a[i]
 
 
-@njit(void(float64[:, ::1], float64[::1], float64[:, ::1], float64[:, ::1], float64[:, ::1],
-           float64[:, ::1]), **_FLAGS)
-def ritz_residuals(Y, theta, V, W, X, R):
-    """Ritz vectors ``X = Y @ V`` and residuals ``R = Y @ W - theta[:, None] * X`` in one
-    pass over ``V`` and ``W``; shapes (q, m), (q,), (m, dim), (m, dim), (q, dim), (q, dim)."""
-    q = Y.shape[0]
+#: elements per chunk of the fused Davidson pass: its ``2 m`` rows of V and W (m <= 24,
+#: 8 KiB each) stay in L2 between the pass's two sweeps over the chunk
+FUSED_CHUNK = 1024
+#: chunks per parallel task of the fused pass (its partial sums are kept per task)
+_FUSED_GROUP = 32
+
+
+@njit(void(float64[:, ::1], float64[::1], float64[:, ::1], float64[:, ::1], float64[::1],
+           float64, float64, float64[:, ::1], float64[:, ::1]), **_FLAGS)
+def davidson_pass(Y, theta, V, W, diag, shift, sigma, T, sums):
+    """One Davidson iteration's work on the basis, in a single pass over ``V`` and ``W``.
+
+    With ``x_j = Y[j] @ V`` (a Ritz vector) and ``r_j = Y[j] @ W - theta[j] x_j`` (its
+    residual), neither stored, writes the preconditioned correction
+    ``T[j] = r_j / (max(diag - shift, 0) + sigma)`` and the sums, row ``j`` of ``sums``:
+    ``[T[j] . V[r] for r < m] + [T[j] . W[r] for r < m] + [T[j] . T[i] for i < q]
+    + [|x_j|^2, |r_j|^2]``. Shapes (q, m), (q,), (m, dim), (m, dim), (dim,), (q, dim),
+    (q, 2 m + q + 2). ``T`` must not alias ``V`` or ``W``.
+    """
+    q, m = Y.shape
     dim = V.shape[1]
-    nchunks = (dim + CHUNK - 1) // CHUNK
-    for c in prange(nchunks):
-        lo = c * CHUNK
-        hi = min(lo + CHUNK, dim)
-        ax = _chunk_combination(Y, V, lo, hi)  # each chunk of V and W is read once
-        aw = _chunk_combination(Y, W, lo, hi)
-        for j in range(q):
-            x = X[j, lo:hi]
-            res = R[j, lo:hi]
-            a = ax[j]
-            b = aw[j]
-            t = theta[j]
-            for i in range(hi - lo):
-                x[i] = a[i]
-                res[i] = b[i] - t * a[i]
-
-
-@njit(void(float64[:, ::1], float64[::1], float64, float64, float64[:, ::1]), **_FLAGS)
-def precondition_rows(R, diag, shift, sigma, out):
-    """``out[j] = R[j] / (max(diag - shift, 0) + sigma)``, the Davidson correction."""
-    q, dim = R.shape
-    nchunks = (dim + CHUNK - 1) // CHUNK
-    for c in prange(nchunks):
-        lo = c * CHUNK
-        hi = min(lo + CHUNK, dim)
-        d = diag[lo:hi]
-        for j in range(q):
-            r = R[j, lo:hi]
-            o = out[j, lo:hi]
-            for i in range(hi - lo):
-                o[i] = r[i] / (max(d[i] - shift, 0.0) + sigma)
+    width = 2 * m + q + 2
+    span = FUSED_CHUNK * _FUSED_GROUP
+    ngroups = (dim + span - 1) // span
+    partial = np.zeros((ngroups, q, width))
+    for g in prange(ngroups):
+        ax = np.empty((q, FUSED_CHUNK))
+        aw = np.empty((q, FUSED_CHUNK))
+        acc = partial[g]
+        for lo in range(g * span, min((g + 1) * span, dim), FUSED_CHUNK):
+            hi = min(lo + FUSED_CHUNK, dim)
+            length = hi - lo
+            for j in range(q):
+                ax[j, :length] = 0.0
+                aw[j, :length] = 0.0
+            for r in range(m):  # first sweep: x and H x of every wanted pair
+                vr = V[r, lo:hi]
+                wr = W[r, lo:hi]
+                for j in range(q):
+                    y = Y[j, r]
+                    a = ax[j]
+                    b = aw[j]
+                    for i in range(length):
+                        a[i] += y * vr[i]
+                        b[i] += y * wr[i]
+            d = diag[lo:hi]
+            for j in range(q):  # residuals, their norms and the corrections
+                a = ax[j]
+                b = aw[j]
+                t = T[j, lo:hi]
+                th = theta[j]
+                sx = 0.0
+                sr = 0.0
+                for i in range(length):
+                    res = b[i] - th * a[i]
+                    sx += a[i] * a[i]
+                    sr += res * res
+                    t[i] = res / (max(d[i] - shift, 0.0) + sigma)
+                acc[j, 2 * m + q] += sx
+                acc[j, 2 * m + q + 1] += sr
+            for r in range(m):  # second sweep, from cache: the corrections' overlaps
+                vr = V[r, lo:hi]
+                wr = W[r, lo:hi]
+                for j in range(q):
+                    t = T[j, lo:hi]
+                    sv = 0.0
+                    sw = 0.0
+                    for i in range(length):
+                        sv += t[i] * vr[i]
+                        sw += t[i] * wr[i]
+                    acc[j, r] += sv
+                    acc[j, m + r] += sw
+            for j in range(q):
+                t = T[j, lo:hi]
+                for l in range(q):
+                    u = T[l, lo:hi]
+                    st = 0.0
+                    for i in range(length):
+                        st += t[i] * u[i]
+                    acc[j, 2 * m + l] += st
+    for j in range(q):
+        for c in range(width):
+            total = 0.0
+            for g in range(ngroups):
+                total += partial[g, j, c]
+            sums[j, c] = total
 
 
 def products(T: np.ndarray, V: np.ndarray) -> np.ndarray:

@@ -14,6 +14,11 @@ symmetric positive definite diagonal ``T = 1 / (max(B h_i - theta_0, 0) + sigma)
 ``E_0 <= min_i B h_i`` and the clipped denominator is never below ``sigma``. ``sigma`` sets how
 far T trusts the diagonal: the off-diagonal part of H has norm ``A * n``, so ``sigma`` is
 proportional to ``A``.
+
+The basis is not orthonormalised: Rayleigh-Ritz solves the pencil of its projection and its
+overlap, both updated from the pass that forms the corrections, so that an iteration reads
+the basis once (see ``block_davidson``). Measured at 20 and 22 qubits: 1.7x and 2.2x faster
+than the orthonormal version (three passes more per iteration), same matvecs.
 """
 
 from __future__ import annotations
@@ -23,12 +28,18 @@ from collections.abc import Callable
 import numpy as np
 
 from ._blockops import combination as _combination
-from ._blockops import precondition_rows as _precondition_rows
+from ._blockops import davidson_pass as _davidson_pass
 from ._blockops import products as _products
-from ._blockops import ritz_residuals as _ritz_residuals
 
 #: a new direction whose norm fell below this fraction after orthogonalisation is dropped
 _DROP = 1e-8
+#: a correction is admitted to the (non-orthogonal) basis without explicit projection while
+#: at least this share of its squared norm lies outside the basis
+_NEW_SHARE = 1e-3
+#: Rayleigh-Ritz drops basis directions below this share of the scaled overlap's largest
+#: eigenvalue, and the basis is restarted above this condition number of that overlap
+_DEPENDENT = 1e-14
+_ILL_CONDITIONED = 1e6
 #: one round of Gram-Schmidt is enough when every row kept this fraction of its norm (DGKS)
 #: and the block's Gram matrix had at least this ratio of extreme eigenvalues
 _DGKS = 0.7071067811865476
@@ -109,6 +120,58 @@ def _too_slow(history: list[float], used: int, per_iteration: float, tol: float,
     return per_iteration * remaining > budget
 
 
+def _rayleigh_ritz(G: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Ritz pairs of the pencil ``(G, S)``: ``G = V W^T``, ``S = V V^T`` of a basis ``V``.
+
+    The basis is scaled to unit rows (Jacobi), ``S`` is diagonalised and directions below
+    ``_DEPENDENT`` of its largest eigenvalue are dropped. Returns the Ritz values, their
+    coefficient columns ``Y`` (``Y^T S Y = I``: the Ritz vectors ``Y[:, j] @ V`` have unit
+    norm) and the condition number of the scaled ``S``.
+    """
+    d = 1.0 / np.sqrt(np.diag(S))
+    Ss = d[:, None] * S * d[None, :]
+    lam, U = np.linalg.eigh(0.5 * (Ss + Ss.T))
+    good = lam > _DEPENDENT * lam[-1]
+    Z = U[:, good] / np.sqrt(lam[good])
+    Gz = Z.T @ (d[:, None] * G * d[None, :]) @ Z
+    theta, Yz = np.linalg.eigh(0.5 * (Gz + Gz.T))
+    return theta, d[:, None] * (Z @ Yz), lam[-1] / max(lam[0], 1e-300)
+
+
+def _admit(V: np.ndarray, W: np.ndarray, S: np.ndarray, nv: int, q: int,
+           sums: tuple[np.ndarray, np.ndarray, np.ndarray],
+           rng: np.random.Generator) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Make the ``q`` new rows ``V[nv:nv + q]`` a well-conditioned extension of the basis.
+
+    ``sums = (T V^T, T W^T, T T^T)`` for the new rows ``T``. Rows of which at least
+    ``_NEW_SHARE`` of the squared norm lies outside span(V[:nv]) (the Schur complement of
+    ``S``) are taken as they are: the usual case, at no cost. Otherwise the block is
+    projected off the basis explicitly (``T - T V^T S^-1 V``), reduced to its directions
+    above ``_DROP`` of the largest squared norm before the projection by SVQB (see ``_orthonormalise_against``), and its sums
+    are recomputed from the rows; a block that lies wholly in the basis is replaced by random
+    directions. Returns the number of rows admitted and their sums.
+    """
+    Tv, Tw, Tt = sums
+    Sb = S[:nv, :nv]
+    C = np.linalg.solve(Sb, Tv.T).T if nv else np.zeros((q, 0))  # T V^T S^-1
+    scale = 1.0 / np.sqrt(np.diag(Tt))
+    out_of_span = scale[:, None] * (Tt - C @ Tv.T) * scale[None, :]
+    if np.linalg.eigvalsh(0.5 * (out_of_span + out_of_span.T))[0] >= _NEW_SHARE:
+        return q, Tv, Tw, Tt
+    T = V[nv:nv + q]
+    if nv:
+        _combination(-C, V[:nv], T, 1.0)
+    lam, U = np.linalg.eigh(_products(T, T))
+    good = lam > _DROP * np.max(np.diag(Tt))  # against the norms before the projection
+    if np.any(good):
+        q = int(np.count_nonzero(good))
+        _combination((U[:, good] / np.sqrt(lam[good])).T, T, V[nv:nv + q])
+    else:
+        V[nv:nv + q] = rng.standard_normal((q, V.shape[1]))
+    T = V[nv:nv + q]
+    return q, _products(T, V[:nv]), _products(T, W[:nv]), _products(T, T)
+
+
 def block_davidson(
     apply: Callable[[np.ndarray, np.ndarray], None],
     diag: np.ndarray,
@@ -161,12 +224,28 @@ def block_davidson(
     residuals : (k,) ndarray
     matvecs : int
     status : {"converged", "maxiter", "too-slow"}
+
+    Notes
+    -----
+    The basis is not kept orthonormal. Its overlap ``S = V V^T`` and projection
+    ``G = V (H V)^T`` are kept instead, and Rayleigh-Ritz solves the pencil ``(G, S)``. The
+    corrections' overlaps with ``V`` and ``H V`` come out of the pass that forms them
+    (:func:`spectral._blockops.davidson_pass`, by the symmetry of ``H``), so an iteration
+    reads the basis once: an orthonormal basis costs two more passes per iteration (project,
+    then the new rows of ``G``) -- most of an iteration's time at 20+ qubits, where a matvec
+    costs about as much as reading 10 vectors. The price is the conditioning of ``S``: a
+    correction is admitted as it is only while at least ``_NEW_SHARE`` of it lies outside
+    the basis (measured: almost always), and a thick restart -- which makes the basis
+    orthonormal again, up to rounding -- comes at the latest when the scaled ``S`` has a
+    condition number above ``_ILL_CONDITIONED``. The Ritz values are accurate to about
+    ``eps * cond(S) * ||H||``; the residuals are always computed from the vectors.
     """
     p, dim = X0.shape
     m = min(max_basis, dim)
     V = np.empty((m, dim))
     W = np.empty((m, dim))
     G = np.zeros((m, m))
+    S = np.zeros((m, m))
     start = _orthonormalise_against(V[:0], np.array(X0, dtype=np.float64))
     while start.shape[0] < p:  # rank-deficient warm start: top up with random directions
         extra = _orthonormalise_against(start, rng.standard_normal((p - start.shape[0], dim)))
@@ -177,41 +256,49 @@ def block_davidson(
     used = nv
     history = []
     G[:nv, :nv] = _products(V[:nv], W[:nv])
-    keep = max(p + 2, m // 2 - p)
-    X, R = np.empty((p, dim)), np.empty((p, dim))
+    S[:nv, :nv] = _products(V[:nv], V[:nv])
+    keep = min(max(p + 2, m // 2 - p), m - p)
     for it in range(maxiter + 1):
-        Gs = 0.5 * (G[:nv, :nv] + G[:nv, :nv].T)
-        theta, Y = np.linalg.eigh(Gs)
-        _ritz_residuals(np.ascontiguousarray(Y[:, :p].T), np.ascontiguousarray(theta[:p]),
-                        V[:nv], W[:nv], X, R)
-        res = _row_norms(R)
-        if np.all(res[:k] <= tol):
-            return theta[:k], X[:k], res[:k], used, "converged"
-        if it == maxiter:
-            return theta[:k], X[:k], res[:k], used, "maxiter"
-        history.append(float(np.max(res[:k])))
-        if budget is not None and _too_slow(history, used, used / len(history), tol, budget):
-            return theta[:k], X[:k], res[:k], used, "too-slow"
+        theta, Y, cond = _rayleigh_ritz(G[:nv, :nv], S[:nv, :nv])
+        if nv + p > m or cond > _ILL_CONDITIONED:  # thick restart on the lowest Ritz vectors
+            kept = min(keep, theta.size)
+            Yk = np.ascontiguousarray(Y[:, :kept].T)
+            _combination(Yk, V[:nv], V[:kept])  # in place
+            _combination(Yk, W[:nv], W[:kept])
+            S[:kept, :kept] = Yk @ S[:nv, :nv] @ Yk.T
+            G[:kept, :kept] = Yk @ G[:nv, :nv] @ Yk.T
+            nv = kept
+            theta, Y, cond = _rayleigh_ritz(G[:nv, :nv], S[:nv, :nv])
+        out = np.empty((p, 2 * nv + p + 2))
+        _davidson_pass(np.ascontiguousarray(Y[:, :p].T), np.ascontiguousarray(theta[:p]),
+                       V[:nv], W[:nv], diag, float(theta[0]), float(sigma), V[nv:nv + p], out)
+        res = np.sqrt(np.maximum(out[:, -1], 0.0) / out[:, -2])
+        done = np.all(res[:k] <= tol)
+        stop = "converged" if done else "maxiter" if it == maxiter else None
+        if stop is None:
+            history.append(float(np.max(res[:k])))
+            if budget is not None and _too_slow(history, used, used / len(history), tol, budget):
+                stop = "too-slow"
+        if stop is not None:
+            X = _combination(np.ascontiguousarray(Y[:, :k].T), V[:nv])
+            return theta[:k], X, res[:k], used, stop
         active = np.flatnonzero(res > tol)
-        if nv + active.size > m:  # thick restart on the lowest `keep` Ritz vectors
-            Yk = Y[:, :keep].T
-            V[:keep] = _combination(Yk, V[:nv])
-            W[:keep] = _combination(Yk, W[:nv])
-            G[:] = 0.0
-            G[np.arange(keep), np.arange(keep)] = theta[:keep]
-            nv = keep
-        T = np.empty((active.size, dim))
-        _precondition_rows(R if active.size == p else np.ascontiguousarray(R[active]), diag,
-                           float(theta[0]), float(sigma), T)
-        T = _orthonormalise_against(V[:nv], T)
-        q = T.shape[0]
-        if q == 0:  # corrections lie in the basis: continue with random directions
-            T = _orthonormalise_against(V[:nv], rng.standard_normal((active.size, dim)))
-            q = T.shape[0]
-        V[nv:nv + q] = T
+        q = active.size
+        if q < p:  # converged pairs add no direction: move the others up
+            V[nv:nv + q] = V[nv + active]
+        Tv = out[active, :nv]
+        Tw = out[active, nv:2 * nv]
+        Tt = out[active][:, 2 * nv + active]
+        q, Tv, Tw, Tt = _admit(V, W, S, nv, q, (Tv, Tw, Tt), rng)
         apply(V[nv:nv + q], W[nv:nv + q])
         used += q
-        G[nv:nv + q, :nv + q] = _products(W[nv:nv + q], V[:nv + q])
-        G[:nv, nv:nv + q] = G[nv:nv + q, :nv].T
+        new = slice(nv, nv + q)
+        S[new, :nv] = Tv
+        S[:nv, new] = Tv.T
+        S[new, new] = 0.5 * (Tt + Tt.T)
+        G[new, :nv] = Tw
+        G[:nv, new] = Tw.T
+        Gnn = _products(W[new], V[new])
+        G[new, new] = 0.5 * (Gnn + Gnn.T)
         nv += q
     raise AssertionError("unreachable")  # pragma: no cover

@@ -181,7 +181,7 @@ def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=
     if 3 * p > H.dim // 3:  # too small for a basis of 3 blocks: solve densely
         return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
     m = min(H.dim // 3, max(3 * p, DAVIDSON_BASIS))
-    check_memory(8.0 * H.dim * (3 * m + 2 * p + 4), n=H.n,  # V, W, restart copy (<= m rows)
+    check_memory(8.0 * H.dim * (2 * m + 3 * p + 4), n=H.n,  # V, W (restarts in place), blocks
                  what="the Davidson eigensolver", memory_limit=memory_limit)
     rng = np.random.default_rng(seed)
     warm = 0 if v0 is None else min(p, v0.shape[0])

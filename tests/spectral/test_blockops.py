@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spectral._blockops import (CHUNK, combine_rows, inner_products, precondition_rows,
-                                ritz_residuals)
+from spectral._blockops import (_FUSED_GROUP, CHUNK, FUSED_CHUNK, combine_rows, davidson_pass,
+                                inner_products)
 
 
 @settings(max_examples=30)
@@ -26,16 +26,32 @@ def test_kernels_match_numpy(seed, q, m, dim, beta):
 
 @settings(max_examples=30)
 @given(seed=st.integers(0, 2**31 - 1), q=st.integers(1, 4), m=st.integers(1, 7),
-       dim=st.sampled_from([1, 7, CHUNK - 1, CHUNK, CHUNK + 3, 3 * CHUNK + 5]))
-def test_davidson_kernels_match_numpy(seed, q, m, dim):
+       dim=st.sampled_from([1, 7, FUSED_CHUNK - 1, FUSED_CHUNK + 3,
+                            _FUSED_GROUP * FUSED_CHUNK + 5, 3 * _FUSED_GROUP * FUSED_CHUNK]))
+def test_davidson_pass_matches_numpy(seed, q, m, dim):
     rng = np.random.default_rng(seed)
     Y, theta = rng.standard_normal((q, m)), rng.standard_normal(q)
     V, W = rng.standard_normal((m, dim)), rng.standard_normal((m, dim))
-    X, R = np.full((q, dim), np.nan), np.full((q, dim), np.nan)
-    ritz_residuals(Y, theta, V, W, X, R)
-    np.testing.assert_allclose(X, Y @ V, rtol=1e-12, atol=1e-12 * m)
-    np.testing.assert_allclose(R, Y @ W - theta[:, None] * (Y @ V), rtol=1e-12, atol=1e-11 * m)
     diag, shift, sigma = rng.standard_normal(dim), float(rng.standard_normal()), 0.3
-    T = np.full((q, dim), np.nan)
-    precondition_rows(R, diag, shift, sigma, T)
-    np.testing.assert_allclose(T, R / (np.maximum(diag - shift, 0.0) + sigma), rtol=1e-14)
+    T, sums = np.full((q, dim), np.nan), np.full((q, 2 * m + q + 2), np.nan)
+    davidson_pass(Y, theta, V, W, diag, shift, sigma, T, sums)
+    X = Y @ V
+    R = Y @ W - theta[:, None] * X
+    expected = R / (np.maximum(diag - shift, 0.0) + sigma)
+    np.testing.assert_allclose(T, expected, rtol=1e-12, atol=1e-12 * m)
+    ref = np.hstack([expected @ V.T, expected @ W.T, expected @ expected.T,
+                     np.sum(X * X, axis=1)[:, None], np.sum(R * R, axis=1)[:, None]])
+    np.testing.assert_allclose(sums, ref, rtol=1e-10, atol=1e-10 * np.sqrt(dim) * m)
+
+
+@settings(max_examples=20)
+@given(seed=st.integers(0, 2**31 - 1), m=st.integers(1, 7), data=st.data(),
+       dim=st.sampled_from([7, CHUNK + 3, 3 * CHUNK + 5]))
+def test_combination_in_place_on_the_leading_rows(seed, m, data, dim):
+    """A thick restart overwrites the basis's leading rows with combinations of all rows."""
+    keep = data.draw(st.integers(1, m))
+    rng = np.random.default_rng(seed)
+    V, Y = rng.standard_normal((m, dim)), rng.standard_normal((keep, m))
+    expected = Y @ V
+    combine_rows(Y, V, V[:keep], 0.0)
+    np.testing.assert_allclose(V[:keep], expected, rtol=1e-12, atol=1e-12 * m)

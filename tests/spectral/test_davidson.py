@@ -113,3 +113,91 @@ def test_too_slow_extrapolates_the_residual_history():
     assert not _davidson._too_slow([1.0] * 12, 24, 2, tol, 100)  # ...before a quarter of budget
     assert _davidson._too_slow([1.0] * 12, 26, 2, tol, 100)
     assert _davidson._too_slow(halving, 36, 6, tol, 70)  # the measured matvecs per iteration
+
+
+@settings(max_examples=30)
+@given(seed=st.integers(0, 2**31 - 1), m=st.integers(1, 8), dependent=st.booleans())
+def test_rayleigh_ritz_of_a_non_orthogonal_basis(seed, m, dependent):
+    """The pencil (V H V^T, V V^T) against the levels of H projected on an orthonormal basis of
+    span(V); rows of very different norms, and a row inside the span of the others."""
+    rng = np.random.default_rng(seed)
+    dim = 40
+    A = rng.standard_normal((dim, dim))
+    H = A + A.T
+    V = rng.standard_normal((m, dim)) * np.logspace(-8, 2, m)[:, None]
+    if dependent and m > 2:
+        V[-1] = rng.standard_normal(m - 1) @ V[:-1]
+    Q = np.linalg.svd(V, full_matrices=False)[2][: np.linalg.matrix_rank(V)]
+    theta, Y, cond = _davidson._rayleigh_ritz(V @ H @ V.T, V @ V.T)
+    np.testing.assert_allclose(theta, np.linalg.eigvalsh(Q @ H @ Q.T), atol=1e-9)
+    X = Y.T @ V
+    np.testing.assert_allclose(X @ X.T, np.eye(theta.size), atol=1e-9)
+    assert cond >= 1.0
+
+
+def _basis(rng, nv, dim):
+    V = np.empty((nv + 3, dim))
+    V[:nv] = rng.standard_normal((nv, dim))
+    A = rng.standard_normal((dim, dim))
+    W = np.empty_like(V)
+    W[:nv] = V[:nv] @ (A + A.T)
+    S = np.zeros((nv + 3, nv + 3))
+    S[:nv, :nv] = V[:nv] @ V[:nv].T
+    return V, W, S
+
+
+def _sums(T, V, W, nv):
+    return T @ V[:nv].T, T @ W[:nv].T, T @ T.T
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_admit_takes_corrections_outside_the_basis_as_they_are(seed):
+    rng = np.random.default_rng(seed)
+    nv, q, dim = 6, 2, 50
+    V, W, S = _basis(rng, nv, dim)
+    V[nv:nv + q] = rng.standard_normal((q, dim)) * [[1e-9], [3.0]]
+    before = V[nv:nv + q].copy()
+    sums = _sums(before, V, W, nv)
+    q2, Tv, Tw, Tt = _davidson._admit(V, W, S, nv, q, sums, rng)
+    assert q2 == q
+    np.testing.assert_array_equal(V[nv:nv + q], before)
+    assert Tv is sums[0] and Tw is sums[1] and Tt is sums[2]
+
+
+@pytest.mark.parametrize("share", [1e-5, 0.0])
+def test_admit_projects_corrections_that_lie_almost_in_the_basis(share):
+    """A correction whose out-of-span part is below _NEW_SHARE is replaced by that part
+    (normalised), or by a random direction when there is none; its sums are recomputed."""
+    rng = np.random.default_rng(7)
+    nv, dim = 6, 50
+    V, W, S = _basis(rng, nv, dim)
+    Q = np.linalg.qr(V[:nv].T)[0]
+    outside = rng.standard_normal(dim)
+    outside -= Q @ (Q.T @ outside)
+    outside /= np.linalg.norm(outside)
+    inside = rng.standard_normal(nv) @ V[:nv]
+    inside /= np.linalg.norm(inside)
+    V[nv] = inside + np.sqrt(share) * outside
+    q2, Tv, Tw, Tt = _davidson._admit(V, W, S, nv, 1, _sums(V[nv:nv + 1], V, W, nv), rng)
+    assert q2 == 1
+    new = V[nv]
+    assert np.linalg.norm(Q.T @ new) < 0.5 * np.linalg.norm(new)  # mostly outside the basis
+    if share:  # the part outside, unit norm
+        np.testing.assert_allclose(abs(new @ outside), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(np.linalg.norm(Q.T @ new), 0.0, atol=1e-6)
+    for got, ref in zip((Tv, Tw, Tt), _sums(V[nv:nv + 1], V, W, nv)):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_admit_keeps_one_of_two_parallel_corrections():
+    rng = np.random.default_rng(3)
+    nv, dim = 4, 50
+    V, W, S = _basis(rng, nv, dim)
+    t = rng.standard_normal(dim)
+    V[nv], V[nv + 1] = t, 2.0 * t
+    q2, Tv, Tw, Tt = _davidson._admit(V, W, S, nv, 2, _sums(V[nv:nv + 2], V, W, nv), rng)
+    assert q2 == 1
+    Q = np.linalg.qr(V[:nv].T)[0]
+    expected = t - Q @ (Q.T @ t)
+    np.testing.assert_allclose(abs(V[nv] @ expected), np.linalg.norm(expected), rtol=1e-9)
+    np.testing.assert_allclose(Tt, [[1.0]], rtol=1e-9)
