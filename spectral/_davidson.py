@@ -183,6 +183,7 @@ def block_davidson(
     max_basis: int,
     rng: np.random.Generator,
     budget: int | None = None,
+    basis: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, str]:
     """Lowest ``k`` eigenpairs of a symmetric operator with diagonal ``diag``.
 
@@ -215,6 +216,9 @@ def block_davidson(
         ``tol`` (see ``_too_slow``); if the matvecs still needed exceed
         ``budget`` (or those used exceed ``_BUDGET_CAP * budget``), the solve stops with status
         ``"too-slow"`` and returns its current Ritz pairs (a warm start for the other method).
+    basis : pair of (max_basis, dim) ndarrays, optional
+        Storage for the basis ``V`` and ``H V`` (contents ignored and overwritten); allocated
+        when not given.
 
     Returns
     -------
@@ -242,8 +246,11 @@ def block_davidson(
     """
     p, dim = X0.shape
     m = min(max_basis, dim)
-    V = np.empty((m, dim))
-    W = np.empty((m, dim))
+    if basis is None:
+        basis = (np.empty((m, dim)), np.empty((m, dim)))
+    V, W = basis
+    if V.shape != (m, dim) or W.shape != (m, dim):
+        raise ValueError(f"basis arrays must have shape {(m, dim)}")
     G = np.zeros((m, m))
     S = np.zeros((m, m))
     start = _orthonormalise_against(V[:0], np.array(X0, dtype=np.float64))

@@ -174,15 +174,27 @@ def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_lim
 
 @register_backend("davidson")
 def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=None,
-              seed: int = 0, budget: int | None = None):
+              seed: int = 0, budget: int | None = None, workspace: dict | None = None):
     """The Numba operator + block Davidson with the diagonal preconditioner
-    ``1 / (max(B(s) h - theta_0, 0) + 2 A(s))`` (see :mod:`spectral._davidson`)."""
+    ``1 / (max(B(s) h - theta_0, 0) + 2 A(s))`` (see :mod:`spectral._davidson`).
+
+    ``workspace``: a dict that keeps the basis arrays from one call to the next (a sweep's
+    points), so that their memory is not allocated and faulted in again at every point.
+    """
     p = k + DAVIDSON_EXTRA
     if 3 * p > H.dim // 3:  # too small for a basis of 3 blocks: solve densely
         return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
     m = min(H.dim // 3, max(3 * p, DAVIDSON_BASIS))
-    check_memory(8.0 * H.dim * (2 * m + 3 * p + 4), n=H.n,  # V, W (restarts in place), blocks
+    basis = None if workspace is None else workspace.get("davidson")
+    if basis is not None and basis[0].shape != (m, H.dim):
+        basis = workspace["davidson"] = None  # freed before the new one is counted
+    held = 0 if basis is None else 2 * m
+    check_memory(8.0 * H.dim * (2 * m - held + 3 * p + 4), n=H.n,  # V, W (restarts in place)
                  what="the Davidson eigensolver", memory_limit=memory_limit)
+    if basis is None:
+        basis = (np.empty((m, H.dim)), np.empty((m, H.dim)))
+        if workspace is not None:
+            workspace["davidson"] = basis
     rng = np.random.default_rng(seed)
     warm = 0 if v0 is None else min(p, v0.shape[0])
     X0 = np.empty((p, H.dim))
@@ -196,7 +208,8 @@ def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=
         H._apply(a, b, X, out)
 
     vals, X, res, used, status = block_davidson(
-        apply, diag, DAVIDSON_SIGMA * abs(a), X0, k, 0.5 * tol_abs, maxiter, m, rng, budget)
+        apply, diag, DAVIDSON_SIGMA * abs(a), X0, k, 0.5 * tol_abs, maxiter, m, rng, budget,
+        basis)
     if status == "too-slow":
         raise _TooSlow(f"Davidson projected more than {budget} matvecs at s = {s}", X,
                        s=s, residuals=res, tol=tol_abs)
@@ -301,7 +314,7 @@ def lowest_levels(
 
 
 def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry,
-                   budget: int | None = None) -> Levels:
+                   budget: int | None = None, workspace: dict | None = None) -> Levels:
     s = float(check_s(s))
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
         raise TypeError(f"k must be an integer, got {type(k).__name__}.")
@@ -327,11 +340,14 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry,
         return Levels(s=s, energies=vals, vectors=X.T, residuals=res, backend="exact")
     first = ("dense" if H.dim <= AUTO_DENSE_MAX_DIM else "matrix-free") if backend == "auto" else backend
     attempts = [(first, {"maxiter": maxiter, "rows": rows})]
+    if first == "davidson":
+        attempts[0][1]["workspace"] = workspace
     if first == "matrix-free" and backend == "auto" and budget != 0:
         # Davidson first; it hands over to Lanczos (with its Ritz vectors as the warm start)
         # as soon as its convergence rate projects more matvecs than Lanczos is expected to need
         attempts.insert(0, ("davidson", {"maxiter": maxiter, "rows": rows,
-                                         "budget": budget or AUTO_DAVIDSON_BUDGET}))
+                                         "budget": budget or AUTO_DAVIDSON_BUDGET,
+                                         "workspace": workspace}))
     if retry:
         if first == "matrix-free":
             attempts.append(("matrix-free", {"maxiter": 4 * maxiter, "rows": None, "seed": 1}))
@@ -344,7 +360,7 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry,
     handover = None
     start = H.matvecs
     for name, opts in attempts:
-        extra = {key: opts[key] for key in ("seed", "budget") if key in opts}
+        extra = {key: opts[key] for key in ("seed", "budget", "workspace") if key in opts}
         warm = opts["rows"] if handover is None else handover
         handover = None  # for the attempt right after Davidson only; retries start afresh
         try:
