@@ -27,10 +27,10 @@ import time
 import numpy as np
 from scipy.integrate._ivp import dop853_coefficients as _tableau
 
-from spectral._kernels import hamiltonian_matvec
+from spectral._kernels import BLOCK_BITS, hamiltonian_matvec
 
 from ._control import MAX_STEPS
-from ._rk_kernels import dop853_step, subtract_mean_energy
+from ._rk_kernels import dop853_step, small_matvec, subtract_mean_energy
 from .exceptions import SimulationError
 
 _STAGES = 12
@@ -92,10 +92,14 @@ def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
     z = np.empty_like(y)
     G = np.empty((_STAGES, H.dim), dtype=complex)
     z_f, G_f = z.view(np.float64), G.view(np.float64)
+    work = np.empty((4, H.dim) if H.dim <= 1 << BLOCK_BITS else (4, 0))
 
     def first_row(a_t: float, b_t: float) -> float:
         """``G[0] = (H(t) - <H>) y``; returns the shift ``-<H>``."""
-        hamiltonian_matvec(y, diag, a_t, b_t, nbits, flip, 0.0, G[0])
+        if work.shape[1]:
+            small_matvec(y, diag, a_t, b_t, nbits, flip, 0.0, G[0], work)
+        else:
+            hamiltonian_matvec(y, diag, a_t, b_t, nbits, flip, 0.0, G[0])
         return -subtract_mean_energy(y, G[0])
 
     t = 0.0
@@ -115,7 +119,7 @@ def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
             a, b = coefficients(t + _C * h_try)
             e5sq, e3sq = dop853_step(z, z_f, h_try, a, b, shift, diag, nbits, flip, _A,
                                      _STAGE_ROWS, _STAGE_COUNTS, _FINAL_ROWS, _B, _E5, _E3, G,
-                                     G_f, y.view(np.float64), y_new.view(np.float64))
+                                     G_f, y.view(np.float64), y_new.view(np.float64), work)
             denom = e5sq + 0.01 * e3sq
             err = h_try * e5sq / math.sqrt(denom) if denom > 0.0 else 0.0
             allowed = rate * h_try

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import complex128, float64, int64, njit, prange, void
 
-from spectral._kernels import hamiltonian_matvec
+from spectral._kernels import BLOCK_BITS, hamiltonian_matvec, hamiltonian_matvec_serial
 
 from ._config import NJIT_FLAGS, NJIT_PARALLEL_FLAGS
 
@@ -102,17 +102,38 @@ def subtract_mean_energy(y, Hy):  # pragma: no cover - compiled
     return energy
 
 
+@njit(void(_C1, _F1, float64, float64, int64, float64, float64, _C1, _F2),
+      **NJIT_PARALLEL_FLAGS)
+def small_matvec(z, diag, a, b, nbits, flip_sign, shift, out, work):  # pragma: no cover
+    """``out = (H + shift) z`` for a state of at most ``2**BLOCK_BITS`` amplitudes: its real
+    and imaginary parts apart (``H`` is real), each by the real matvec on its own thread.
+    ``work``: (4, dim). Measured at 12 qubits: about 20 us against 39-58 us for the complex
+    matvec, which runs such a state as one block on one thread, in complex128 arithmetic
+    (which vectorises worse)."""
+    dim = z.size
+    for part in prange(2):
+        src = work[part]
+        for j in range(dim):
+            src[j] = z[j].real if part == 0 else z[j].imag
+        hamiltonian_matvec_serial(src, diag, a, b, nbits, flip_sign, shift, work[2 + part])
+    for j in range(dim):
+        out[j] = complex(work[2, j], work[3, j])
+
+
 @njit(float64[::1](_C1, _F1, float64, _F1, _F1, float64, _F1, int64, float64, _F2,
                    int64[:, ::1], int64[::1], int64[::1], _F1, _F1, _F1, _C2, _F2, _F1,
-                   _F1), **NJIT_FLAGS)
+                   _F1, _F2), **NJIT_FLAGS)
 def dop853_step(z, z_f, h, a, b, shift, diag, nbits, flip_sign, A, stage_rows, stage_counts,
-                final_rows, B, E5, E3, G, G_f, y_f, y_new_f):  # pragma: no cover - compiled
+                final_rows, B, E5, E3, G, G_f, y_f, y_new_f, work):  # pragma: no cover
     """One Dormand-Prince 8(5,3) step of length ``h`` from ``y`` (``G[0]`` must hold
     ``(H + shift) y`` at the step's start). ``a, b`` are A and B at the 12 stage times;
     ``stage_rows[i, :stage_counts[i]]`` are the nonzero columns of row i of ``A``;
     ``final_rows`` the nonzero entries of ``B``, ``E5``, ``E3``. ``*_f`` are float64 views of
-    the complex arrays of the same name (``z`` is work space). Writes ``y_new`` and returns
-    the squared 2-norms of the two embedded error vectors (without the factor h)."""
+    the complex arrays of the same name (``z`` is work space). ``work``: (4, dim) for states
+    of at most ``2**BLOCK_BITS`` amplitudes (:func:`small_matvec`), else unused. Writes
+    ``y_new`` and returns the squared 2-norms of the two embedded error vectors (without the
+    factor h)."""
+    small = z.size <= (1 << BLOCK_BITS) and work.shape[1] == z.size
     for i in range(1, 12):
         cnt = stage_counts[i]
         rows = stage_rows[i, :cnt]
@@ -120,7 +141,10 @@ def dop853_step(z, z_f, h, a, b, shift, diag, nbits, flip_sign, A, stage_rows, s
         for m in range(cnt):
             beta[m] = -h * A[i, rows[m]]
         combine(y_f, G_f, rows, beta, z_f)
-        hamiltonian_matvec(z, diag, a[i], b[i], nbits, flip_sign, shift, G[i])
+        if small:
+            small_matvec(z, diag, a[i], b[i], nbits, flip_sign, shift, G[i], work)
+        else:
+            hamiltonian_matvec(z, diag, a[i], b[i], nbits, flip_sign, shift, G[i])
     cnt = final_rows.size
     beta = np.empty(cnt)
     e5 = np.empty(cnt)

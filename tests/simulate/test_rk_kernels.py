@@ -54,3 +54,31 @@ def test_subtract_mean_energy(dim, seed):
     got = subtract_mean_energy(y, Hy)
     assert got == np.float64(mean) or abs(got - mean) <= 1e-12 * max(1.0, abs(mean))
     np.testing.assert_allclose(Hy, (energies - mean) * y, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 12), st.sampled_from([0.0, 1.0, -1.0]))
+def test_small_matvec_is_the_complex_matvec(seed, nbits, flip_sign):
+    """The small-state path (real and imaginary parts apart, one thread each, by the serial
+    real matvec) against spectral's complex matvec and against dense H @ z."""
+    from spectral._kernels import hamiltonian_matvec
+
+    from simulate._rk_kernels import small_matvec
+    from tests import naive
+
+    rng = np.random.default_rng(seed)
+    dim = 1 << nbits
+    z = rng.standard_normal(dim) + 1j * rng.standard_normal(dim)
+    diag = rng.standard_normal(dim)
+    a, b, shift = rng.standard_normal(3)
+    out, ref = np.empty_like(z), np.empty_like(z)
+    small_matvec(z, diag, a, b, nbits, flip_sign, shift, out, np.full((4, dim), np.nan))
+    hamiltonian_matvec(z, diag, a, b, nbits, flip_sign, shift, ref)
+    np.testing.assert_allclose(out, ref, rtol=1e-13, atol=1e-13)
+    if nbits <= 6:  # and both against the dense matrix
+        flips = sum(naive.single_site(np.array([[0.0, 1.0], [1.0, 0.0]]), i, nbits)
+                    for i in range(nbits))
+        if flip_sign:
+            flips = flips + flip_sign * np.eye(dim)[::-1]
+        dense = -a * flips + np.diag(b * diag + shift)
+        np.testing.assert_allclose(out, dense @ z, rtol=1e-12, atol=1e-12)
