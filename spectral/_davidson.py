@@ -146,10 +146,11 @@ def _admit(V: np.ndarray, W: np.ndarray, S: np.ndarray, nv: int, q: int,
     ``sums = (T V^T, T W^T, T T^T)`` for the new rows ``T``. Rows of which at least
     ``_NEW_SHARE`` of the squared norm lies outside span(V[:nv]) (the Schur complement of
     ``S``) are taken as they are: the usual case, at no cost. Otherwise the block is
-    projected off the basis explicitly (``T - T V^T S^-1 V``), reduced to its directions
-    above ``_DROP`` of the largest squared norm before the projection by SVQB (see ``_orthonormalise_against``), and its sums
-    are recomputed from the rows; a block that lies wholly in the basis is replaced by random
-    directions. Returns the number of rows admitted and their sums.
+    projected off the basis explicitly (``T - T V^T S^-1 V``), reduced by SVQB (see
+    ``_orthonormalise_against``) to its directions above ``_DROP`` of the largest squared
+    norm before the projection, and its sums are recomputed from the rows; a block that lies
+    wholly in the basis is replaced by random directions. Returns the number of rows
+    admitted and their sums.
     """
     Tv, Tw, Tt = sums
     Sb = S[:nv, :nv]
