@@ -30,7 +30,8 @@ from scipy.integrate._ivp import dop853_coefficients as _tableau
 from spectral._kernels import BLOCK_BITS, hamiltonian_matvec
 
 from ._control import MAX_STEPS
-from ._rk_kernels import dop853_step, small_matvec, subtract_mean_energy
+from ._rk_kernels import (dop853_step, planar_dop853_step, planar_first_row,
+                          subtract_mean_energy)
 from .exceptions import SimulationError
 
 _STAGES = 12
@@ -87,20 +88,31 @@ def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
         b[...] = B_of_s(s)
         return a, b
 
-    y = np.array(psi0, dtype=complex)
+    planar = H.dim <= 1 << BLOCK_BITS  # a single cache block: see _rk_kernels
+    psi0 = np.asarray(psi0, dtype=complex)
+    y = np.stack([psi0.real, psi0.imag]) if planar else psi0.copy()
     y_new = np.empty_like(y)
-    z = np.empty_like(y)
-    G = np.empty((_STAGES, H.dim), dtype=complex)
-    z_f, G_f = z.view(np.float64), G.view(np.float64)
-    work = np.empty((4, H.dim) if H.dim <= 1 << BLOCK_BITS else (4, 0))
+    if planar:
+        G = np.empty((_STAGES, 2, H.dim))
+    else:
+        z = np.empty_like(y)
+        G = np.empty((_STAGES, H.dim), dtype=complex)
+        z_f, G_f = z.view(np.float64), G.view(np.float64)
 
     def first_row(a_t: float, b_t: float) -> float:
         """``G[0] = (H(t) - <H>) y``; returns the shift ``-<H>``."""
-        if work.shape[1]:
-            small_matvec(y, diag, a_t, b_t, nbits, flip, 0.0, G[0], work)
-        else:
-            hamiltonian_matvec(y, diag, a_t, b_t, nbits, flip, 0.0, G[0])
+        if planar:
+            return -planar_first_row(y, diag, a_t, b_t, nbits, flip, G[0])
+        hamiltonian_matvec(y, diag, a_t, b_t, nbits, flip, 0.0, G[0])
         return -subtract_mean_energy(y, G[0])
+
+    def step(h_try, a, b, shift):
+        if planar:
+            return planar_dop853_step(y, h_try, a, b, shift, diag, nbits, flip, _A, _STAGE_ROWS,
+                                      _STAGE_COUNTS, _FINAL_ROWS, _B, _E5, _E3, G, y_new)
+        return dop853_step(z, z_f, h_try, a, b, shift, diag, nbits, flip, _A, _STAGE_ROWS,
+                           _STAGE_COUNTS, _FINAL_ROWS, _B, _E5, _E3, G, G_f, y.view(np.float64),
+                           y_new.view(np.float64))
 
     t = 0.0
     (a0,), (b0,) = coefficients([0.0])
@@ -117,9 +129,7 @@ def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
             h_try = min(h, target - t)
             truncated = h_try < h
             a, b = coefficients(t + _C * h_try)
-            e5sq, e3sq = dop853_step(z, z_f, h_try, a, b, shift, diag, nbits, flip, _A,
-                                     _STAGE_ROWS, _STAGE_COUNTS, _FINAL_ROWS, _B, _E5, _E3, G,
-                                     G_f, y.view(np.float64), y_new.view(np.float64), work)
+            e5sq, e3sq = step(h_try, a, b, shift)
             denom = e5sq + 0.01 * e3sq
             err = h_try * e5sq / math.sqrt(denom) if denom > 0.0 else 0.0
             allowed = rate * h_try
@@ -141,7 +151,7 @@ def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
                 raise SimulationError(
                     f"DOP853 could not reach tol = {tol:g} (step {h:.3g} at t = {t:.6g} after "
                     f"{steps} steps); raise tol or use method='split'.")
-        states.append(y.copy())
+        states.append(y[0] + 1j * y[1] if planar else y.copy())
     return states, {"steps": steps, "rejected": rejected,
                     "matvecs": 1 + 11 * (steps + rejected) + steps,
                     "error_bound": error_sum, "seconds": time.perf_counter() - t_start}

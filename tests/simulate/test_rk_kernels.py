@@ -57,28 +57,36 @@ def test_subtract_mean_energy(dim, seed):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(0, 2**31 - 1), st.integers(1, 12), st.sampled_from([0.0, 1.0, -1.0]))
-def test_small_matvec_is_the_complex_matvec(seed, nbits, flip_sign):
-    """The small-state path (real and imaginary parts apart, one thread each, by the serial
-    real matvec) against spectral's complex matvec and against dense H @ z."""
-    from spectral._kernels import hamiltonian_matvec
-
-    from simulate._rk_kernels import small_matvec
-    from tests import naive
+@given(st.integers(0, 2**31 - 1), st.integers(1, 12), st.sampled_from([0.0, 1.0, -1.0]),
+       st.floats(1e-3, 0.3))
+def test_planar_step_is_the_complex_step(seed, nbits, flip_sign, h):
+    """The step on (real, imaginary) parts against the complex step, stage by stage: same new
+    state, same error norms, same stage vectors."""
+    from simulate import _rk
+    from simulate._rk_kernels import dop853_step, planar_dop853_step, planar_first_row
 
     rng = np.random.default_rng(seed)
     dim = 1 << nbits
-    z = rng.standard_normal(dim) + 1j * rng.standard_normal(dim)
+    y = rng.standard_normal(dim) + 1j * rng.standard_normal(dim)
     diag = rng.standard_normal(dim)
-    a, b, shift = rng.standard_normal(3)
-    out, ref = np.empty_like(z), np.empty_like(z)
-    small_matvec(z, diag, a, b, nbits, flip_sign, shift, out, np.full((4, dim), np.nan))
-    hamiltonian_matvec(z, diag, a, b, nbits, flip_sign, shift, ref)
-    np.testing.assert_allclose(out, ref, rtol=1e-13, atol=1e-13)
-    if nbits <= 6:  # and both against the dense matrix
-        flips = sum(naive.single_site(np.array([[0.0, 1.0], [1.0, 0.0]]), i, nbits)
-                    for i in range(nbits))
-        if flip_sign:
-            flips = flips + flip_sign * np.eye(dim)[::-1]
-        dense = -a * flips + np.diag(b * diag + shift)
-        np.testing.assert_allclose(out, dense @ z, rtol=1e-12, atol=1e-12)
+    a, b = rng.uniform(0.0, 1.0, (2, 12))
+    consts = (_rk._A, _rk._STAGE_ROWS, _rk._STAGE_COUNTS, _rk._FINAL_ROWS, _rk._B, _rk._E5,
+              _rk._E3)
+    yp = np.stack([y.real, y.imag])
+    Gp = np.full((12, 2, dim), np.nan)
+    energy = planar_first_row(yp, diag, a[0], b[0], nbits, flip_sign, Gp[0])
+    G = np.full((12, dim), np.nan, dtype=complex)
+    from spectral._kernels import hamiltonian_matvec
+    hamiltonian_matvec(y, diag, a[0], b[0], nbits, flip_sign, 0.0, G[0])
+    assert abs(energy - subtract_mean_energy(y, G[0])) <= 1e-12 * max(1.0, abs(energy))
+    np.testing.assert_allclose(Gp[0, 0] + 1j * Gp[0, 1], G[0], rtol=1e-12, atol=1e-12)
+    y_new = np.full_like(y, np.nan)
+    yp_new = np.full_like(yp, np.nan)
+    z = np.empty_like(y)
+    ref = dop853_step(z, z.view(np.float64), h, a, b, -energy, diag, nbits, flip_sign,
+                      *consts[:4], consts[4], consts[5], consts[6], G, G.view(np.float64),
+                      y.view(np.float64), y_new.view(np.float64))
+    got = planar_dop853_step(yp, h, a, b, -energy, diag, nbits, flip_sign, *consts, Gp, yp_new)
+    np.testing.assert_allclose(Gp[:, 0] + 1j * Gp[:, 1], G, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(yp_new[0] + 1j * yp_new[1], y_new, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-24)
