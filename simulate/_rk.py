@@ -7,7 +7,9 @@ constant shift only changes the global phase, and E = <H> minimises ||(H - E) ps
 rate at which the amplitudes turn: measured, 10 % fewer steps than shifting by the spectrum's
 lower bound and 10x fewer than centring the spectrum. Each step runs its 12 stages in one
 compiled call (``_rk_kernels.dop853_step``); Python only evaluates the schedule and chooses
-the step.
+the step. A state of at most ``2**BLOCK_BITS`` amplitudes (one cache block of the matvec) is
+kept as its real and imaginary parts instead (``planar_dop853_step``): two threads, one per
+part, instead of one thread in complex arithmetic.
 
 Error control: the embedded estimate ``err = h |e5|^2 / sqrt(|e5|^2 + 0.01 |e3|^2)`` (2-norm
 of the state, as in Hairer's DOP853) is held below ``tol * h / T`` per step, with Gustafsson's
