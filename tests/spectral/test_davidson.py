@@ -201,3 +201,27 @@ def test_admit_keeps_one_of_two_parallel_corrections():
     expected = t - Q @ (Q.T @ t)
     np.testing.assert_allclose(abs(V[nv] @ expected), np.linalg.norm(expected), rtol=1e-9)
     np.testing.assert_allclose(Tt, [[1.0]], rtol=1e-9)
+
+
+def test_a_workspace_is_reused_from_point_to_point():
+    """min_gap's points share one basis allocation; results do not depend on what an earlier
+    point left in it."""
+    bqm = _selection(10, 5)
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm)
+    workspace = {}
+    first = _lowest_levels(H, 0.97, 2, None, "davidson", 1e-10, 2000, None, False,
+                           workspace=workspace)
+    basis = workspace["davidson"]
+    assert basis[0].shape == basis[1].shape and basis[0].shape[1] == H.dim
+    second = _lowest_levels(H, 0.99, 2, first.vectors, "davidson", 1e-10, 2000, None, False,
+                            workspace=workspace)
+    assert workspace["davidson"] is basis
+    for lv, s in ((first, 0.97), (second, 0.99)):
+        ref = np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, s))[:2]
+        np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
+    nine = _lowest_levels(H, 0.99, 9, None, "davidson", 1e-10, 2000, None, False,
+                          workspace=workspace)  # a block of 9 needs a basis of 27, not 24
+    assert workspace["davidson"][0].shape == (27, H.dim)
+    np.testing.assert_allclose(nine.energies,
+                               np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, 0.99))[:9],
+                               atol=1e-9)
