@@ -24,6 +24,17 @@ _FLAGS = {**NJIT_PARALLEL_FLAGS, "fastmath": {"reassoc", "contract"}}
 CHUNK = 4096
 
 
+@njit(inline="always", **{**_FLAGS, "parallel": False})
+def _sum_partials(partial, out):
+    """``out = partial.sum(axis=0)``: the per-task partial sums of a parallel pass."""
+    for j in range(out.shape[0]):
+        for r in range(out.shape[1]):
+            acc = 0.0
+            for c in range(partial.shape[0]):
+                acc += partial[c, j, r]
+            out[j, r] = acc
+
+
 @njit(void(float64[:, ::1], float64[:, ::1], float64[:, ::1]), **_FLAGS)
 def inner_products(T, V, out):
     """``out[j, r] = T[j] . V[r]`` (``out = T @ V.T``), shapes (q, dim), (m, dim), (q, m)."""
@@ -42,12 +53,7 @@ def inner_products(T, V, out):
                 for i in range(hi - lo):
                     acc += tj[i] * vr[i]
                 partial[c, j, r] = acc
-    for j in range(q):
-        for r in range(m):
-            acc = 0.0
-            for c in range(nchunks):
-                acc += partial[c, j, r]
-            out[j, r] = acc
+    _sum_partials(partial, out)
 
 
 @njit(inline="always", **{**_FLAGS, "parallel": False})
@@ -171,12 +177,7 @@ def davidson_pass(Y, theta, V, W, diag, shift, sigma, T, sums):
                     for i in range(length):
                         st += t[i] * u[i]
                     acc[j, 2 * m + l] += st
-    for j in range(q):
-        for c in range(width):
-            total = 0.0
-            for g in range(ngroups):
-                total += partial[g, j, c]
-            sums[j, c] = total
+    _sum_partials(partial, sums)
 
 
 def products(T: np.ndarray, V: np.ndarray) -> np.ndarray:
