@@ -33,11 +33,14 @@ FALLBACK_DENSE_MAX_DIM = 4096
 #: the estimates' bookkeeping: measured crossover between 2**14 and 2**16)
 LANCZOS_BASIS = 32
 LANCZOS_PARTIAL_MIN_DIM = 2**15
-#: Davidson: basis size before a thick restart; extra Ritz pairs carried beyond the k wanted;
-#: preconditioner shift in units of A(s)
-#: (no extra pair: with min_gap's gap-aware tolerances one extra cost 1.4x the time at 20
-#: qubits, two 1.8x -- each extra row adds matvecs and basis traffic to every iteration)
-DAVIDSON_BASIS = 24
+#: Davidson: basis size before a thick restart (at least 6 blocks: a restart keeps two
+#: blocks of Ritz vectors and one of the previous iteration's, GD+k); extra Ritz pairs carried
+#: beyond the k wanted; preconditioner shift in units of A(s)
+#: (basis 12 with GD+k: 1.25x faster than 24 with a plain thick restart at 22 qubits, 3 %
+#: more matvecs -- each iteration reads the whole basis; without the previous Ritz vectors
+#: basis 12 needed 40 % more matvecs. No extra pair: with min_gap's gap-aware tolerances one
+#: extra cost 1.4x the time at 20 qubits, two 1.8x)
+DAVIDSON_BASIS = 12
 DAVIDSON_EXTRA = 0
 DAVIDSON_SIGMA = 2.0
 #: matvecs a Davidson attempt of the "auto" backend may project before it hands over to
@@ -184,7 +187,7 @@ def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=
     p = k + DAVIDSON_EXTRA
     if 3 * p > H.dim // 3:  # too small for a basis of 3 blocks: solve densely
         return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
-    m = min(H.dim // 3, max(3 * p, DAVIDSON_BASIS))
+    m = min(H.dim // 3, max(6 * p, DAVIDSON_BASIS))
     basis = None if workspace is None else workspace.get("davidson")
     if basis is not None and basis[0].shape != (m, H.dim):
         basis = workspace["davidson"] = None  # freed before the new one is counted

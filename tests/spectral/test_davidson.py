@@ -220,8 +220,38 @@ def test_a_workspace_is_reused_from_point_to_point():
         ref = np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, s))[:2]
         np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
     nine = _lowest_levels(H, 0.99, 9, None, "davidson", 1e-10, 2000, None, False,
-                          workspace=workspace)  # a block of 9 needs a basis of 27, not 24
-    assert workspace["davidson"][0].shape == (27, H.dim)
+                          workspace=workspace)  # a block of 9 needs a basis of 54, not 12
+    assert workspace["davidson"][0].shape == (54, H.dim)
     np.testing.assert_allclose(nine.energies,
                                np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, 0.99))[:9],
                                atol=1e-9)
+
+
+@given(seed=st.integers(0, 2**31 - 1), kept=st.integers(1, 5), npre=st.integers(1, 3))
+@settings(max_examples=30, deadline=None)
+def test_restart_rows_keep_the_ritz_vectors_and_add_the_previous_ones(seed, kept, npre):
+    """GD+k: the restart coefficients are S-orthonormal, start with the kept Ritz vectors
+    unchanged and span the previous iteration's Ritz vectors too; a previous vector already in
+    the kept span adds nothing."""
+    rng = np.random.default_rng(seed)
+    dim, nv, nprev_rows = 40, 9, 7
+    V = rng.standard_normal((nv, dim)) * np.exp(rng.uniform(-3, 3, nv))[:, None]
+    S = V @ V.T
+    C = rng.standard_normal((kept, nv))
+    C[0, nprev_rows:] = 0.0  # the first kept Ritz vector lies in the leading coordinates
+    L = np.linalg.cholesky(C @ S @ C.T)
+    Yk = np.linalg.solve(L, C)  # S-orthonormal rows; row 0 is C[0] scaled
+    previous = rng.standard_normal((nprev_rows, npre))  # in the leading 7 coordinates
+    R = _davidson._with_previous(Yk, previous, S)
+    assert R.shape == (kept + npre, nv)
+    np.testing.assert_array_equal(R[:kept], Yk)
+    np.testing.assert_allclose(R @ S @ R.T, np.eye(kept + npre), atol=1e-8)
+    X = R @ V  # the restarted basis rows, orthonormal
+    padded = np.zeros((npre, nv))
+    padded[:, :nprev_rows] = previous.T
+    P = padded @ V
+    outside = P - (P @ X.T) @ X
+    assert np.linalg.norm(outside) <= 1e-8 * np.linalg.norm(P)
+
+    converged = np.column_stack([Yk[0, :nprev_rows], previous[:, 1:]])
+    assert _davidson._with_previous(Yk, converged, S).shape == (kept + npre - 1, nv)
