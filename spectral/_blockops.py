@@ -195,15 +195,18 @@ def davidson_pass(Y, theta, V, W, diag, shift, sigma, T, sums):
     """One Davidson iteration's work on the basis, in a single pass over ``V`` and ``W``.
 
     With ``x_j = Y[j] @ V`` (a Ritz vector) and ``r_j = Y[j] @ W - theta[j] x_j`` (its
-    residual), neither stored, writes the preconditioned correction
-    ``T[j] = r_j / (max(diag - shift, 0) + sigma)`` and the sums, row ``j`` of ``sums``:
-    ``[T[j] . V[r] for r < m] + [T[j] . W[r] for r < m] + [T[j] . T[i] for i < q]
-    + [|x_j|^2, |r_j|^2]``. Shapes (q, m), (q,), (m, dim), (m, dim), (dim,), (q, dim),
-    (q, 2 m + q + 2). ``T`` must not alias ``V`` or ``W``.
+    residual), neither stored, writes the preconditioned corrections of the first ``qt``
+    pairs, ``T[j] = r_j / (max(diag - shift, 0) + sigma)`` for ``j < qt`` (the others are
+    converged: only their residual norms are wanted), and the sums, row ``j`` of ``sums``:
+    ``[T[j] . V[r] for r < m] + [T[j] . W[r] for r < m] + [T[j] . T[i] for i < qt]
+    + [|x_j|^2, |r_j|^2]`` (the products are zero for ``j >= qt``). Shapes (q, m), (q,),
+    (m, dim), (m, dim), (dim,), (qt, dim), (q, 2 m + qt + 2), ``qt <= q``. ``T`` must not
+    alias ``V`` or ``W``.
     """
     q, m = Y.shape
+    qt = T.shape[0]
     dim = V.shape[1]
-    width = 2 * m + q + 2
+    width = 2 * m + qt + 2
     span = FUSED_CHUNK * _FUSED_GROUP
     ngroups = (dim + span - 1) // span
     partial = np.zeros((ngroups, q, width))
@@ -224,17 +227,23 @@ def davidson_pass(Y, theta, V, W, diag, shift, sigma, T, sums):
             for j in range(q):  # residuals, their norms and the corrections
                 a = ax[j]
                 b = aw[j]
-                t = T[j, lo:hi]
                 th = theta[j]
                 sx = 0.0
                 sr = 0.0
-                for i in range(length):
-                    res = b[i] - th * a[i]
-                    sx += a[i] * a[i]
-                    sr += res * res
-                    t[i] = res / (max(d[i] - shift, 0.0) + sigma)
-                acc[j, 2 * m + q] += sx
-                acc[j, 2 * m + q + 1] += sr
+                if j < qt:
+                    t = T[j, lo:hi]
+                    for i in range(length):
+                        res = b[i] - th * a[i]
+                        sx += a[i] * a[i]
+                        sr += res * res
+                        t[i] = res / (max(d[i] - shift, 0.0) + sigma)
+                else:
+                    for i in range(length):
+                        res = b[i] - th * a[i]
+                        sx += a[i] * a[i]
+                        sr += res * res
+                acc[j, 2 * m + qt] += sx
+                acc[j, 2 * m + qt + 1] += sr
             # second sweep, from cache: the corrections' overlaps
             _add_overlaps(T, V, lo, hi, acc, 0)
             _add_overlaps(T, W, lo, hi, acc, m)

@@ -292,6 +292,7 @@ def block_davidson(
     keep = min(2 * p, m - p)  # Ritz vectors kept at a restart
     room = min(p, m - p - keep)  # previous Ritz vectors kept with them (GD+k)
     previous = None
+    open_ = np.ones(p, dtype=bool)  # pairs not converged at the last iteration
     for it in range(maxiter + 1):
         theta, Y, cond = _rayleigh_ritz(G[:nv, :nv], S[:nv, :nv])
         if nv + p > m or cond > _ILL_CONDITIONED:  # thick restart on the lowest Ritz vectors
@@ -307,10 +308,15 @@ def block_davidson(
             nv = kept
             theta, Y, cond = _rayleigh_ritz(G[:nv, :nv], S[:nv, :nv])
         previous = Y[:, :p].copy()
-        out = np.empty((p, 2 * nv + p + 2))
-        _davidson_pass(np.ascontiguousarray(Y[:, :p].T), np.ascontiguousarray(theta[:p]),
-                       V[:nv], W[:nv], diag, float(theta[0]), float(sigma), V[nv:nv + p], out)
-        res = np.sqrt(np.maximum(out[:, -1], 0.0) / out[:, -2])
+        # the pass forms corrections for the first qt pairs of ``order`` only, the pairs
+        # unconverged at the last iteration, and writes them straight after the basis
+        qt = int(np.count_nonzero(open_))
+        order = np.concatenate([np.flatnonzero(open_), np.flatnonzero(~open_)])
+        out = np.empty((p, 2 * nv + qt + 2))
+        _davidson_pass(np.ascontiguousarray(Y[:, order].T), np.ascontiguousarray(theta[order]),
+                       V[:nv], W[:nv], diag, float(theta[0]), float(sigma), V[nv:nv + qt], out)
+        res = np.empty(p)
+        res[order] = np.sqrt(np.maximum(out[:, -1], 0.0) / out[:, -2])
         done = np.all(res[:k] <= tol)
         stop = "converged" if done else "maxiter" if it == maxiter else None
         if stop is None:
@@ -320,9 +326,14 @@ def block_davidson(
         if stop is not None:
             X = _combination(np.ascontiguousarray(Y[:, :k].T), V[:nv])
             return theta[:k], X, res[:k], used, stop
-        active = np.flatnonzero(res > tol)
+        open_ = res > tol
+        # rows of the pass (positions in ``order``) to admit: formed and still unconverged
+        # (a pair that came unconverged again is formed from the next iteration on)
+        active = np.flatnonzero(open_[order[:qt]])
         q = active.size
-        if q < p:  # converged pairs add no direction: move the others up
+        if q == 0:
+            continue
+        if q < qt:  # a pair converged: move the others up
             V[nv:nv + q] = V[nv + active]
         Tv = out[active, :nv]
         Tw = out[active, nv:2 * nv]

@@ -152,25 +152,6 @@ def hamiltonian_matvec_serial(v, diag, a, b, nbits, flip_sign, shift, out):
     _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out)
 
 
-@njit(
-    [float64(float64[::1], int64, float64), float64(complex128[::1], int64, float64)],
-    **NJIT_PARALLEL_FLAGS,
-)
-def driver_expectation(v, nbits, flip_sign):
-    """``<v| (sum_i X_i + flip_sign * F) |v>`` (real part), without forming the product vector."""
-    dim = v.shape[0]
-    mask = dim - 1
-    total = 0.0
-    for j in prange(dim):
-        acc = v[j] * 0.0
-        for i in range(nbits):
-            acc += v[j ^ (1 << i)]
-        if flip_sign != 0.0:
-            acc += flip_sign * v[j ^ mask]
-        total += (np.conj(v[j]) * acc).real
-    return total
-
-
 @njit(void(float64[::1], float64[:, ::1], float64[::1]), **NJIT_FLAGS)
 def ising_block_energies(h, J, out):
     """Ising energies ``sum_i h_i s_i + sum_{i<j} J_ij s_i s_j`` of all ``2**len(h)`` states.

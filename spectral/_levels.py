@@ -239,7 +239,10 @@ def _exact_levels(H: AnnealingHamiltonian, s: float, k: int):
     a, b = H.coefficients(s)
     if a == 0.0:
         diag = b * H._diag
-        idx = np.argsort(diag, kind="stable")[:k]
+        # the k lowest, ties in index order (as a stable sort's first k), without sorting all
+        kth = np.partition(diag, k - 1)[k - 1]
+        low = np.flatnonzero(diag <= kth)
+        idx = low[np.argsort(diag[low], kind="stable")[:k]]
         rows = np.zeros((k, H.dim))
         rows[np.arange(k), idx] = 1.0
         return diag[idx], rows
