@@ -58,12 +58,40 @@ def _rotate(ar, ai, br, bi, c, s):  # pragma: no cover - compiled
         bi[t] = c * yi + s * xr
 
 
-@nb.njit(nb.void(nb.float64[:], nb.float64[:], nb.float64[:], nb.float64, nb.float64, nb.float64,
-                 nb.int64), **NJIT_PARALLEL_FLAGS)
-def phase_and_low_rotations(re, im, energies, beta, c, s, low_bits):  # pragma: no cover
-    """``psi <- R_low(c, s) exp(-i beta E) psi`` with ``psi = re + i im``: the phase, then the
-    rotation of every qubit below ``low_bits``, block by block. ``beta = 0`` skips the phase,
-    ``s = 0`` the rotations."""
+@nb.njit(inline="always", **NJIT_FLAGS)
+def _pair(xr, xi, yr, yi, c, s):  # pragma: no cover - compiled
+    """One rotated pair, ``(c x + i s y, i s x + c y)``, as four reals."""
+    return c * xr - s * yi, c * xi + s * yr, c * yr - s * xi, c * yi + s * xr
+
+
+@nb.njit(inline="always", **NJIT_FLAGS)
+def _rotate_low3(vr, vi, c, s):  # pragma: no cover - compiled
+    """Rotate qubits 0, 1, 2 (``vr.size`` a multiple of 8): each group of 8 amplitudes is
+    loaded once and its 12 pairs rotated in registers (runs of 1, 2, 4 do not vectorise)."""
+    for g in range(0, vr.size, 8):
+        r = vr[g:g + 8]
+        m = vi[g:g + 8]
+        r0, r1, r2, r3, r4, r5, r6, r7 = r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]
+        m0, m1, m2, m3, m4, m5, m6, m7 = m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
+        r0, m0, r1, m1 = _pair(r0, m0, r1, m1, c, s)  # qubit 0
+        r2, m2, r3, m3 = _pair(r2, m2, r3, m3, c, s)
+        r4, m4, r5, m5 = _pair(r4, m4, r5, m5, c, s)
+        r6, m6, r7, m7 = _pair(r6, m6, r7, m7, c, s)
+        r0, m0, r2, m2 = _pair(r0, m0, r2, m2, c, s)  # qubit 1
+        r1, m1, r3, m3 = _pair(r1, m1, r3, m3, c, s)
+        r4, m4, r6, m6 = _pair(r4, m4, r6, m6, c, s)
+        r5, m5, r7, m7 = _pair(r5, m5, r7, m7, c, s)
+        r0, m0, r4, m4 = _pair(r0, m0, r4, m4, c, s)  # qubit 2
+        r1, m1, r5, m5 = _pair(r1, m1, r5, m5, c, s)
+        r2, m2, r6, m6 = _pair(r2, m2, r6, m6, c, s)
+        r3, m3, r7, m7 = _pair(r3, m3, r7, m7, c, s)
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] = r0, r1, r2, r3, r4, r5, r6, r7
+        m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7] = m0, m1, m2, m3, m4, m5, m6, m7
+
+
+@nb.njit(inline="always", **NJIT_FLAGS)
+def _phase_and_low(re, im, energies, beta, c, s, low_bits):  # pragma: no cover - compiled
+    """The body of :func:`phase_and_low_rotations` (parallel over blocks where compiled so)."""
     length = 1 << low_bits
     nblocks = re.size >> low_bits
     do_phase = beta != 0.0
@@ -78,17 +106,17 @@ def phase_and_low_rotations(re, im, energies, beta, c, s, low_bits):  # pragma: 
                 vr[j] = cs * xr + sn * xi
                 vi[j] = cs * xi - sn * xr
         if do_rot:
-            for q in range(low_bits):
+            first = 0
+            if low_bits >= 3:
+                _rotate_low3(vr, vi, c, s)
+                first = 3
+            for q in range(first, low_bits):
                 step = 1 << q
-                if step < 8:  # short runs: index arithmetic, no slice objects
+                if step < 8:  # fewer than 3 qubits: index arithmetic, no slice objects
                     for k in range(length >> 1):
                         a = ((k >> q) << (q + 1)) | (k & (step - 1))
                         b = a + step
-                        xr, xi, yr, yi = vr[a], vi[a], vr[b], vi[b]
-                        vr[a] = c * xr - s * yi
-                        vi[a] = c * xi + s * yr
-                        vr[b] = c * yr - s * xi
-                        vi[b] = c * yi + s * xr
+                        vr[a], vi[a], vr[b], vi[b] = _pair(vr[a], vi[a], vr[b], vi[b], c, s)
                 else:
                     for base in range(0, length, 2 * step):
                         _rotate(vr[base:base + step], vi[base:base + step],
@@ -96,7 +124,26 @@ def phase_and_low_rotations(re, im, energies, beta, c, s, low_bits):  # pragma: 
                                 vi[base + step:base + 2 * step], c, s)
 
 
-@nb.njit(nb.void(nb.float64[:], nb.float64[:], nb.float64, nb.float64, nb.int64, nb.int64),
+_PHASE_SIGNATURE = nb.void(nb.float64[::1], nb.float64[::1], nb.float64[::1], nb.float64,
+                           nb.float64, nb.float64, nb.int64)
+
+
+@nb.njit(_PHASE_SIGNATURE, **NJIT_PARALLEL_FLAGS)
+def phase_and_low_rotations(re, im, energies, beta, c, s, low_bits):  # pragma: no cover
+    """``psi <- R_low(c, s) exp(-i beta E) psi`` with ``psi = re + i im``: the phase, then the
+    rotation of every qubit below ``low_bits``, block by block in parallel. ``beta = 0``
+    skips the phase, ``s = 0`` the rotations."""
+    _phase_and_low(re, im, energies, beta, c, s, low_bits)
+
+
+@nb.njit(_PHASE_SIGNATURE, **NJIT_FLAGS)
+def phase_and_low_rotations_serial(re, im, energies, beta, c, s, low_bits):  # pragma: no cover
+    """The same on the calling thread: for a state of one block (``low_bits = n``) the
+    parallel region's start costs more than the work (measured at 12 qubits)."""
+    _phase_and_low(re, im, energies, beta, c, s, low_bits)
+
+
+@nb.njit(nb.void(nb.float64[::1], nb.float64[::1], nb.float64, nb.float64, nb.int64, nb.int64),
          **NJIT_PARALLEL_FLAGS)
 def group_rotations(re, im, c, s, first, count):  # pragma: no cover - compiled
     """Rotate qubits ``first .. first + count - 1`` (``2^first >= TILE``): for each tile of

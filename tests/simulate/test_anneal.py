@@ -186,3 +186,28 @@ def test_time_to_target_and_adiabatic_scaling():
         products.append(t99 * gap**2)
     print("T_99 * Delta_min^2:", np.round(products, 2))
     assert len(products) >= 4 and max(products) / min(products) < 20
+
+
+@pytest.mark.parametrize("name, order, steps", [("SUZUKI4", 4, (40, 80, 160)),
+                                                ("KAHAN_LI6", 6, (20, 40, 80))])
+def test_split_compositions_have_their_order(name, order, steps):
+    """Halving a fixed step divides the final-state error by 2**order (against the dense
+    propagator; steps where the error is well above the reference's rounding): wrong
+    composition weights would show as order 2."""
+    from simulate import _split
+
+    bqm = naive.random_bqm(np.random.default_rng(3), 5, "SPIN")
+    T = 6.0
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm)
+    psi_ref = naive.dense_evolution(bqm, T)
+    psi0 = np.full(H.dim, 1.0 / np.sqrt(H.dim), dtype=complex)
+    errors = []
+    for n_steps in steps:
+        states, _ = _split.propagate(np.asarray(H.diagonal()), H.schedule, T, psi0, [1.0],
+                                     dt=T / n_steps, weights=getattr(_split, name))
+        # the dense reference is exact up to a global phase
+        psi = states[-1]
+        phase = np.vdot(psi, psi_ref) / abs(np.vdot(psi, psi_ref))
+        errors.append(np.linalg.norm(psi * phase - psi_ref))
+    rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all(np.abs(rates - order) < 0.3), (errors, rates)
