@@ -26,8 +26,8 @@ METHODS = ("auto", "split", "magnus", "dop853", "qutip")
 DEFAULT_TOL = 1e-7
 # "auto" uses DOP853 unless a fixed step ``dt`` asks for the split-operator propagator or
 # dephasing for QuTiP: with its stages fused in Numba it was the fastest at every n = 4-20
-# measured (2 cores; e.g. n = 10, T = 100: 0.08 s against split 0.64 s; n = 12, T = 100:
-# 0.28-0.48 s against tuned QuTiP 1.0-2.5 s; studies/benchmarks/bench_dynamics.py)
+# measured (2 cores; e.g. n = 10, T = 100: 0.06 s against split 0.26 s; n = 12, T = 100:
+# 0.16-0.23 s against split 1.2 s and tuned QuTiP 1.1-1.5 s; bench_dynamics.py)
 
 #: state-sized work vectors of each method (for the memory guard): DOP853 keeps 12 stage
 #: vectors and three states; QuTiP's solver keeps about 8
@@ -168,8 +168,9 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     schedule, scale
         As in :meth:`spectral.AnnealingHamiltonian.from_bqm` (default linear, "auto").
     method : {"auto", "split", "magnus", "dop853", "qutip"}
-        "split": fourth-order split-operator propagator (Suzuki's composition of Strang steps,
-        Numba kernels) with global error control (``tol``); "magnus": fourth-order
+        "split": split-operator propagator (compositions of Strang steps, Numba kernels):
+        Kahan & Li's sixth-order one with global error control (``tol``), Suzuki's
+        fourth-order one with a fixed step ``dt``; "magnus": fourth-order
         commutator-free Magnus steps with Chebyshev exponentials of the matrix-free H (error
         control alike); "qutip": QuTiP 5 ``sesolve`` (``mesolve`` with dephasing) with the
         tuned options of :data:`simulate._qutip_backend.SESOLVE_OPTIONS` (vern7, atol 1e-10,

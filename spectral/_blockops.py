@@ -182,7 +182,7 @@ def combine_rows(Y, V, out, beta):
                     o[i] = beta * o[i] + a[i]
 
 
-#: elements per chunk of the fused Davidson pass: its ``2 m`` rows of V and W (m <= 24,
+#: elements per chunk of the fused Davidson pass: its ``2 m`` rows of V and W (m = 12 by default,
 #: 8 KiB each) stay in L2 between the pass's two sweeps over the chunk
 FUSED_CHUNK = 1024
 #: chunks per parallel task of the fused pass (its partial sums are kept per task)

@@ -17,8 +17,8 @@ this machine's memory bandwidth measured in the same run (a parallel triad), as
 ``matvec time / (3 * 8 * dim bytes / bandwidth)``: read v, read diag, write out.
 
 ``--no-baseline`` times ``min_gap`` and the matvec only (the baseline needs hours from n = 20
-on); ``--matvec-only`` times the matvec alone (``min_gap`` takes about 4 minutes at n = 22 and
-13 at n = 24 on 2 cores: see the README).
+on); ``--matvec-only`` times the matvec alone (``min_gap`` takes about 2 minutes at n = 22 and
+8 at n = 24 on 2 cores: see the README).
 
 Run: ``python studies/benchmarks/bench_spectral.py [--large] [--n 12 16] [--full-baseline]
 [--no-baseline] [--matvec-only]``.
