@@ -19,7 +19,12 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._config import NJIT_FLAGS, NJIT_PARALLEL_FLAGS
+from ._config import NJIT_FLAGS as _BASE_FLAGS
+from ._config import NJIT_PARALLEL_FLAGS as _BASE_PARALLEL_FLAGS
+
+#: fused multiply-adds (a contraction changes results at the rounding level only)
+NJIT_FLAGS = {**_BASE_FLAGS, "fastmath": {"contract"}}
+NJIT_PARALLEL_FLAGS = {**_BASE_PARALLEL_FLAGS, "fastmath": {"contract"}}
 
 _S1, _S2, _S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04
 _S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10
@@ -62,6 +67,20 @@ def _rotate(ar, ai, br, bi, c, s):  # pragma: no cover - compiled
 def _pair(xr, xi, yr, yi, c, s):  # pragma: no cover - compiled
     """One rotated pair, ``(c x + i s y, i s x + c y)``, as four reals."""
     return c * xr - s * yi, c * xi + s * yr, c * yr - s * xi, c * yi + s * xr
+
+
+@nb.njit(inline="always", **NJIT_FLAGS)
+def _rotate_two(r0, i0, r1, i1, r2, i2, r3, i3, c, s):  # pragma: no cover - compiled
+    """Two qubits at once on four slices of one length (indices ``t``, ``t + 2^q``,
+    ``t + 2^(q+1)``, ``t + 2^q + 2^(q+1)``): each amplitude is loaded and stored once for
+    both rotations, half the memory operations of two passes of :func:`_rotate`."""
+    for t in range(r0.size):
+        a0, b0, a1, b1 = _pair(r0[t], i0[t], r1[t], i1[t], c, s)  # qubit q
+        a2, b2, a3, b3 = _pair(r2[t], i2[t], r3[t], i3[t], c, s)
+        a0, b0, a2, b2 = _pair(a0, b0, a2, b2, c, s)  # qubit q + 1
+        a1, b1, a3, b3 = _pair(a1, b1, a3, b3, c, s)
+        r0[t], i0[t], r1[t], i1[t] = a0, b0, a1, b1
+        r2[t], i2[t], r3[t], i3[t] = a2, b2, a3, b3
 
 
 @nb.njit(inline="always", **NJIT_FLAGS)
@@ -110,18 +129,28 @@ def _phase_and_low(re, im, energies, beta, c, s, low_bits):  # pragma: no cover 
             if low_bits >= 3:
                 _rotate_low3(vr, vi, c, s)
                 first = 3
-            for q in range(first, low_bits):
+            q = first
+            while q < low_bits:
                 step = 1 << q
                 if step < 8:  # fewer than 3 qubits: index arithmetic, no slice objects
                     for k in range(length >> 1):
                         a = ((k >> q) << (q + 1)) | (k & (step - 1))
                         b = a + step
                         vr[a], vi[a], vr[b], vi[b] = _pair(vr[a], vi[a], vr[b], vi[b], c, s)
+                    q += 1
+                elif q + 1 < low_bits:  # two qubits per pass
+                    for base in range(0, length, 4 * step):
+                        b1, b2, b3 = base + step, base + 2 * step, base + 3 * step
+                        _rotate_two(vr[base:b1], vi[base:b1], vr[b1:b2], vi[b1:b2],
+                                    vr[b2:b3], vi[b2:b3], vr[b3:b3 + step], vi[b3:b3 + step],
+                                    c, s)
+                    q += 2
                 else:
                     for base in range(0, length, 2 * step):
                         _rotate(vr[base:base + step], vi[base:base + step],
                                 vr[base + step:base + 2 * step],
                                 vi[base + step:base + 2 * step], c, s)
+                    q += 1
 
 
 _PHASE_SIGNATURE = nb.void(nb.float64[::1], nb.float64[::1], nb.float64[::1], nb.float64,
