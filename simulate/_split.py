@@ -10,9 +10,9 @@ which is time-symmetric, so symmetric compositions raise its order (Yoshida, Phy
 & Li's sixth-order nine-stage composition (s9odr6a): at tol = 1e-7 it took up to 1.8x less
 time than Suzuki's fourth-order five-stage one (weights p, p, 1 - 4p, p, p; p = 1/(4 - 4^(1/3)))
 and never more, on selection QUBOs with n = 8-14, T = 10-100 (2.4-3.2x fewer steps of 1.8x
-the stages; measured). A fixed
-step ``dt`` uses Suzuki's, the cheaper step. Adjacent H_P half-steps are merged: a stage costs
-one fused phase-and-rotation pass over the state plus one pass per group of high qubits.
+the stages; measured). A fixed step ``dt`` uses Suzuki's, the cheaper step. Adjacent H_P
+half-steps are merged: a stage costs one fused phase-and-rotation pass over the state plus
+one pass per group of high qubits.
 
 Accuracy: the whole anneal is repeated with more steps until the Richardson estimate of the
 final state's 2-norm error is below ``tol`` (``_control.refine``); the finest run is

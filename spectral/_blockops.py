@@ -230,20 +230,16 @@ def davidson_pass(Y, theta, V, W, diag, shift, sigma, T, sums):
                 th = theta[j]
                 sx = 0.0
                 sr = 0.0
-                if j < qt:
-                    t = T[j, lo:hi]
-                    for i in range(length):
-                        res = b[i] - th * a[i]
-                        sx += a[i] * a[i]
-                        sr += res * res
-                        t[i] = res / (max(d[i] - shift, 0.0) + sigma)
-                else:
-                    for i in range(length):
-                        res = b[i] - th * a[i]
-                        sx += a[i] * a[i]
-                        sr += res * res
+                for i in range(length):
+                    res = b[i] - th * a[i]
+                    sx += a[i] * a[i]
+                    sr += res * res
                 acc[j, 2 * m + qt] += sx
                 acc[j, 2 * m + qt + 1] += sr
+                if j < qt:  # unconverged: its correction too (ax, aw are still in L1)
+                    t = T[j, lo:hi]
+                    for i in range(length):
+                        t[i] = (b[i] - th * a[i]) / (max(d[i] - shift, 0.0) + sigma)
             # second sweep, from cache: the corrections' overlaps
             _add_overlaps(T, V, lo, hi, acc, 0)
             _add_overlaps(T, W, lo, hi, acc, m)

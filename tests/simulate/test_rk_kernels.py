@@ -64,6 +64,7 @@ def test_planar_step_is_the_complex_step(seed, nbits, flip_sign, h):
     state, same error norms, same stage vectors."""
     from simulate import _rk
     from simulate._rk_kernels import dop853_step, planar_dop853_step, planar_first_row
+    from spectral._kernels import hamiltonian_matvec
 
     rng = np.random.default_rng(seed)
     dim = 1 << nbits
@@ -76,16 +77,14 @@ def test_planar_step_is_the_complex_step(seed, nbits, flip_sign, h):
     Gp = np.full((12, 2, dim), np.nan)
     energy = planar_first_row(yp, diag, a[0], b[0], nbits, flip_sign, Gp[0])
     G = np.full((12, dim), np.nan, dtype=complex)
-    from spectral._kernels import hamiltonian_matvec
     hamiltonian_matvec(y, diag, a[0], b[0], nbits, flip_sign, 0.0, G[0])
     assert abs(energy - subtract_mean_energy(y, G[0])) <= 1e-12 * max(1.0, abs(energy))
     np.testing.assert_allclose(Gp[0, 0] + 1j * Gp[0, 1], G[0], rtol=1e-12, atol=1e-12)
     y_new = np.full_like(y, np.nan)
     yp_new = np.full_like(yp, np.nan)
     z = np.empty_like(y)
-    ref = dop853_step(z, z.view(np.float64), h, a, b, -energy, diag, nbits, flip_sign,
-                      *consts[:4], consts[4], consts[5], consts[6], G, G.view(np.float64),
-                      y.view(np.float64), y_new.view(np.float64))
+    ref = dop853_step(z, z.view(np.float64), h, a, b, -energy, diag, nbits, flip_sign, *consts,
+                      G, G.view(np.float64), y.view(np.float64), y_new.view(np.float64))
     got = planar_dop853_step(yp, h, a, b, -energy, diag, nbits, flip_sign, *consts, Gp, yp_new)
     np.testing.assert_allclose(Gp[:, 0] + 1j * Gp[:, 1], G, rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(yp_new[0] + 1j * yp_new[1], y_new, rtol=1e-12, atol=1e-12)
