@@ -24,10 +24,11 @@ __all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target", "M
 METHODS = ("auto", "split", "magnus", "dop853", "qutip")
 #: default tolerance of our propagators (2-norm of the final state's error)
 DEFAULT_TOL = 1e-7
-# "auto" uses DOP853 unless a fixed step ``dt`` asks for the split-operator propagator or
-# dephasing for QuTiP: with its stages fused in Numba it was the fastest at every n = 4-20
-# measured (2 cores; e.g. n = 10, T = 100: 0.06 s against split 0.26 s; n = 12, T = 100:
-# 0.16-0.23 s against split 1.2 s and tuned QuTiP 1.1-1.5 s; bench_dynamics.py)
+# "auto" uses the split-operator propagator (QuTiP with dephasing): with Blanes & Moan's
+# splitting and vector kernels it was the fastest of ours at n = 8-20, or as fast as DOP853
+# (2 cores; n = 8, T = 100: 0.02 s against DOP853 0.07 s; n = 12, T = 100: 0.15 s against
+# 0.19 s and tuned QuTiP 1.0-1.3 s; n = 16: 2.2 s against 4.0 s; n = 20: 43 s against
+# 103 s; bench_dynamics.py)
 
 #: state-sized work vectors of each method (for the memory guard): DOP853 keeps 12 stage
 #: vectors and three states; QuTiP's solver keeps about 8
@@ -168,9 +169,9 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     schedule, scale
         As in :meth:`spectral.AnnealingHamiltonian.from_bqm` (default linear, "auto").
     method : {"auto", "split", "magnus", "dop853", "qutip"}
-        "split": split-operator propagator (compositions of Strang steps, Numba kernels):
-        Kahan & Li's sixth-order one with global error control (``tol``), Suzuki's
-        fourth-order one with a fixed step ``dt``; "magnus": fourth-order
+        "split": split-operator propagator (Numba kernels): Blanes & Moan's sixth-order
+        splitting with global error control (``tol``), Suzuki's fourth-order composition of
+        Strang steps with a fixed step ``dt``; "magnus": fourth-order
         commutator-free Magnus steps with Chebyshev exponentials of the matrix-free H (error
         control alike); "qutip": QuTiP 5 ``sesolve`` (``mesolve`` with dephasing) with the
         tuned options of :data:`simulate._qutip_backend.SESOLVE_OPTIONS` (vern7, atol 1e-10,
@@ -178,8 +179,7 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
         8(5,3) on the Numba matvec, its stages fused in Numba (each step's error estimate
         held to tol * h / T; final-state error measured below 0.5 tol on 1100 random
         problems);
-        "auto": "qutip" with dephasing, "split" when ``dt`` is given, else "dop853" (the
-        fastest, measured at n = 4-20).
+        "auto": "qutip" with dephasing, else "split" (the fastest, measured at n = 8-20).
     dephasing : float, optional
         Rate gamma >= 0 of the Lindblad operators sqrt(gamma) Z_i (open system; QuTiP's mesolve
         on the 4^n-dimensional density matrix: practical up to n ~ 8).
@@ -213,7 +213,7 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     dephasing = float(dephasing) if dephasing else None
     H = as_hamiltonian(bqm_or_H, schedule, scale, "full", memory_limit)
     if method == "auto":
-        method = "qutip" if dephasing else "split" if dt is not None else "dop853"
+        method = "qutip" if dephasing else "split"
     if dt is not None and method != "split":
         raise SimulationError(f"dt (a fixed step) applies to method='split', not {method!r}.")
     if dephasing and method != "qutip":

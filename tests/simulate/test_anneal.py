@@ -188,23 +188,28 @@ def test_time_to_target_and_adiabatic_scaling():
     assert len(products) >= 4 and max(products) / min(products) < 20
 
 
+@pytest.mark.parametrize("curved", [False, True])
 @pytest.mark.parametrize("name, order, steps", [("SUZUKI4", 4, (40, 80, 160)),
-                                                ("KAHAN_LI6", 6, (20, 40, 80))])
-def test_split_compositions_have_their_order(name, order, steps):
+                                                ("KAHAN_LI6", 6, (20, 40, 80)),
+                                                ("BLANES_MOAN6", 6, (14, 28, 56))])
+def test_splittings_have_their_order(name, order, steps, curved):
     """Halving a fixed step divides the final-state error by 2**order (against the dense
     propagator; steps where the error is well above the reference's rounding): wrong
-    composition weights would show as order 2."""
+    coefficients would show as order 2, and so would a wrong treatment of the time on a
+    curved schedule."""
     from simulate import _split
 
     bqm = naive.random_bqm(np.random.default_rng(3), 5, "SPIN")
     T = 6.0
-    H = spectral.AnnealingHamiltonian.from_bqm(bqm)
-    psi_ref = naive.dense_evolution(bqm, T)
+    A, B = ((lambda s: np.cos(0.5 * np.pi * s) ** 2, lambda s: np.sin(0.5 * np.pi * s) ** 3)
+            if curved else (lambda s: 1 - s, lambda s: s))
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm, schedule=spectral.Schedule.from_functions(A, B))
+    psi_ref = naive.dense_evolution(bqm, T, A=A, B=B)
     psi0 = np.full(H.dim, 1.0 / np.sqrt(H.dim), dtype=complex)
     errors = []
     for n_steps in steps:
         states, _ = _split.propagate(np.asarray(H.diagonal()), H.schedule, T, psi0, [1.0],
-                                     dt=T / n_steps, weights=getattr(_split, name))
+                                     dt=T / n_steps, splitting=getattr(_split, name))
         # the dense reference is exact up to a global phase
         psi = states[-1]
         phase = np.vdot(psi, psi_ref) / abs(np.vdot(psi, psi_ref))
