@@ -55,6 +55,12 @@ _SWAP_QUBIT0 = (1, 0, 3, 2)
 _SWAP_QUBIT1 = (2, 3, 0, 1)
 
 
+def _doubles(*arrays) -> bool:
+    """Whether all are C-contiguous float64 arrays (else the intrinsic does not type)."""
+    return all(isinstance(a, types.Array) and a.dtype == types.float64 and a.layout == "C"
+               for a in arrays)
+
+
 class _Chunks:
     """Vector IR over the data of one float64 array."""
 
@@ -110,6 +116,8 @@ class _Chunks:
 def rotate_low4(typingctx, psi, p, c0, s0, c1, s1, c2, s2, c3, s3):  # pragma: no cover
     """Rotate qubits 0-3 of the four chunks at ``psi[p:p + 32]`` (16 amplitudes), qubit q by
     ``(c_q, s_q)``: each amplitude is loaded and stored once for the four rotations."""
+    if not _doubles(psi):
+        return None
     sig = types.void(psi, p, c0, s0, c1, s1, c2, s2, c3, s3)
 
     def codegen(context, builder, signature, args):
@@ -135,6 +143,8 @@ def rotate_low4(typingctx, psi, p, c0, s0, c1, s1, c2, s2, c3, s3):  # pragma: n
 @intrinsic
 def rotate_pair(typingctx, psi, pa, pb, c, s):  # pragma: no cover - compiled
     """Rotate the chunk at ``psi[pa:pa + 8]`` with its partner at ``psi[pb:pb + 8]``."""
+    if not _doubles(psi):
+        return None
     sig = types.void(psi, pa, pb, c, s)
 
     def codegen(context, builder, signature, args):
@@ -154,6 +164,8 @@ def rotate_pair(typingctx, psi, pa, pb, c, s):  # pragma: no cover - compiled
 def rotate_quad(typingctx, psi, p, d, c, s):  # pragma: no cover - compiled
     """Rotate two qubits on the chunks at ``p, p + d, p + 2d, p + 3d`` (``d`` doubles: the
     lower qubit's partner distance): each is loaded and stored once for both rotations."""
+    if not _doubles(psi):
+        return None
     sig = types.void(psi, p, d, c, s)
 
     def codegen(context, builder, signature, args):
@@ -178,6 +190,8 @@ def rotate_quad(typingctx, psi, p, d, c, s):  # pragma: no cover - compiled
 def phase_chunk(typingctx, psi, p, cos, sin, j):  # pragma: no cover - compiled
     """Multiply the chunk at ``psi[p:p + 8]`` by ``cos - i sin`` (``cos[j:j + 4]``,
     ``sin[j:j + 4]``)."""
+    if not _doubles(psi, cos, sin):
+        return None
     sig = types.void(psi, p, cos, sin, j)
 
     def codegen(context, builder, signature, args):
@@ -201,6 +215,7 @@ _C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015
 _C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
 _INVPIO2 = 6.36619772367581382433e-01
 _PIO2_1, _PIO2_1T = 1.57079632673412561417e+00, 6.07710050650619224932e-11
+
 
 @nb.njit(inline="always", **_FLAGS)
 def sincos(x):  # pragma: no cover - compiled
@@ -302,6 +317,8 @@ def _group_rotations(psi, c, s, first, count):  # pragma: no cover - compiled
 
 @nb.njit(inline="always", **_FLAGS)
 def _stages(psi, energies, theta, beta, last, active, low_bits):  # pragma: no cover
+    """The body of :func:`evolve_stages`: stage k is the phase ``beta_k`` and the rotation by
+    ``theta_k``; a last phase without rotation follows."""
     nbits = int(round(math.log2(energies.size)))
     for k in range(theta.size + 1):
         if k < theta.size:
