@@ -140,24 +140,30 @@ def rotate_low4(typingctx, psi, p, c0, s0, c1, s1, c2, s2, c3, s3):  # pragma: n
     return sig, codegen
 
 
+def _rotate_chunks(v: _Chunks, offsets, pairs, rot) -> None:
+    """Load the chunks at ``offsets``, rotate the pairs of them in ``pairs`` (indices into
+    ``offsets``, in order), store them back."""
+    re = [v.load(x) for x in offsets]
+    im = [v.load(v.offset(x, 4)) for x in offsets]
+    for a, b in pairs:
+        re[a], im[a], re[b], im[b] = v.rotate(re[a], im[a], re[b], im[b], rot)
+    for k, x in enumerate(offsets):
+        v.store(re[k], x)
+        v.store(im[k], v.offset(x, 4))
+
+
 @intrinsic
 def rotate_pair(typingctx, psi, pa, pb, c, s):  # pragma: no cover - compiled
     """Rotate the chunk at ``psi[pa:pa + 8]`` with its partner at ``psi[pb:pb + 8]``."""
     if not _doubles(psi):
         return None
-    sig = types.void(psi, pa, pb, c, s)
 
     def codegen(context, builder, signature, args):
         v = _Chunks(context, builder, signature.args[0], args[0])
-        pa, pb = args[1], args[2]
-        rot = v.cos_sin(args[3], args[4])
-        out = v.rotate(v.load(pa), v.load(v.offset(pa, 4)), v.load(pb), v.load(v.offset(pb, 4)),
-                       rot)
-        for value, off in zip(out, (pa, v.offset(pa, 4), pb, v.offset(pb, 4))):
-            v.store(value, off)
+        _rotate_chunks(v, args[1:3], ((0, 1),), v.cos_sin(args[3], args[4]))
         return context.get_dummy_value()
 
-    return sig, codegen
+    return types.void(psi, pa, pb, c, s), codegen
 
 
 @intrinsic
@@ -166,24 +172,16 @@ def rotate_quad(typingctx, psi, p, d, c, s):  # pragma: no cover - compiled
     lower qubit's partner distance): each is loaded and stored once for both rotations."""
     if not _doubles(psi):
         return None
-    sig = types.void(psi, p, d, c, s)
 
     def codegen(context, builder, signature, args):
         v = _Chunks(context, builder, signature.args[0], args[0])
         p, d = args[1], args[2]
-        rot = v.cos_sin(args[3], args[4])
-        offs = [p, builder.add(p, d), builder.add(p, builder.add(d, d)),
-                builder.add(p, builder.mul(d, ir.Constant(d.type, 3)))]
-        re = [v.load(x) for x in offs]
-        im = [v.load(v.offset(x, 4)) for x in offs]
-        for a, b in ((0, 1), (2, 3), (0, 2), (1, 3)):
-            re[a], im[a], re[b], im[b] = v.rotate(re[a], im[a], re[b], im[b], rot)
-        for k, x in enumerate(offs):
-            v.store(re[k], x)
-            v.store(im[k], v.offset(x, 4))
+        offsets = [p, builder.add(p, d), builder.add(p, builder.add(d, d)),
+                   builder.add(p, builder.mul(d, ir.Constant(d.type, 3)))]
+        _rotate_chunks(v, offsets, ((0, 1), (2, 3), (0, 2), (1, 3)), v.cos_sin(args[3], args[4]))
         return context.get_dummy_value()
 
-    return sig, codegen
+    return types.void(psi, p, d, c, s), codegen
 
 
 @intrinsic
