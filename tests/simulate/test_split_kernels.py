@@ -29,7 +29,8 @@ def test_stages_match_dense_factors(n, seed, stages):
     energies = rng.uniform(0.0, 30.0, 2**n)
     psi = rng.standard_normal(2**n) + 1j * rng.standard_normal(2**n)
     thetas, betas = rng.uniform(-2.0, 2.0, stages), rng.uniform(-2.0, 2.0, stages)
-    thetas[0] = 0.0 if stages > 1 else thetas[0]  # a stage without rotation
+    if stages > 1:
+        thetas[0] = 0.0  # a stage without rotation
     last = float(rng.uniform(-2.0, 2.0))
     prop = _split.SplitPropagator(energies, None, 1.0)
     state = prop.to_state(psi)
