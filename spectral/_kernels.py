@@ -67,6 +67,68 @@ def _cube4_row(typingctx, x, y, r):  # pragma: no cover - compiled
     return sig, codegen
 
 
+
+def _make_radix(k: int):
+    """An intrinsic ``(x, y, j, m)`` for ``k`` butterfly levels at once, in registers.
+
+    For each of the ``2**k`` positions ``p_q = j + q * m`` (q = 0 .. 2**k - 1; ``m`` a power
+    of two, at least one four-double vector), it adds to the four-double vector of ``y`` at
+    ``p_q`` the sum of the vectors of ``x`` at ``p_(q ^ 2**i)``, i < k: the hypercube
+    neighbours along bits ``log2(m) .. log2(m) + k - 1``. Each vector of ``x`` is loaded once
+    for ``k`` levels, where a loop over views loads it once per level, with runtime alias
+    checks that cost more than the work on short runs. Pair sums ``x_(q^1) + x_(q^2)`` are
+    shared between ``q`` and ``q ^ 3`` (likewise for the next two levels). Elements are
+    float64 or complex128 (two doubles; the sums act on real and imaginary parts alike).
+    No bounds checks: every position must lie inside both arrays.
+    """
+    @intrinsic
+    def radix(typingctx, x, y, j, m):  # pragma: no cover - compiled
+        sig = types.void(x, y, j, m)
+        width = 2 if isinstance(x.dtype, types.Complex) else 1  # doubles per element
+
+        def codegen(context, builder, signature, args):
+            dp = ir.DoubleType().as_pointer()
+            xd = builder.bitcast(context.make_array(signature.args[0])(context, builder,
+                                                                       args[0]).data, dp)
+            yd = builder.bitcast(context.make_array(signature.args[1])(context, builder,
+                                                                       args[1]).data, dp)
+            j, m = args[2], args[3]
+
+            def vector(data, q):
+                pos = builder.add(j, builder.mul(m, ir.Constant(m.type, q)))
+                off = builder.mul(pos, ir.Constant(pos.type, width))
+                return builder.bitcast(builder.gep(data, [off]), _V4.as_pointer())
+
+            xs = [builder.load(vector(xd, q), align=8) for q in range(1 << k)]
+            sums = {}  # neighbour sets -> their sum, shared between positions
+
+            def neighbour_sum(q, levels):
+                key = frozenset(q ^ (1 << i) for i in levels)
+                if key not in sums:
+                    first, *rest = sorted(key)
+                    total = xs[first]
+                    for r in rest:
+                        total = builder.fadd(total, xs[r])
+                    sums[key] = total
+                return sums[key]
+
+            pairs = [range(i, min(i + 2, k)) for i in range(0, k, 2)]
+            for q in range(1 << k):
+                total = neighbour_sum(q, pairs[0])
+                for levels in pairs[1:]:
+                    total = builder.fadd(total, neighbour_sum(q, levels))
+                ptr = vector(yd, q)
+                builder.store(builder.fadd(builder.load(ptr, align=8), total), ptr, align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return radix
+
+
+_radix1, _radix2, _radix3, _radix4 = (_make_radix(k) for k in (1, 2, 3, 4))
+
+
 _MATVEC_SIGNATURES = [
     void(float64[::1], float64[::1], float64, float64, int64, float64, float64, float64[::1]),
     void(complex128[::1], float64[::1], float64, float64, int64, float64, float64,
@@ -93,9 +155,10 @@ def _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out):
     Notes
     -----
     Blocks of ``2**BLOCK_BITS`` states (a single block for fewer bits) run in parallel. Inside
-    a block: bits 0-3 on rows of 16 (:func:`_cube4_row`, vector IR), then two butterfly levels
-    per pass; bits above the block add whole partner blocks, four per pass. Every other inner
-    loop runs over array *views* with indices from ``range(m)``:
+    a block: bits 0-3 on rows of 16 (:func:`_cube4_row`, vector IR), then up to four
+    butterfly levels per pass in registers (:func:`_make_radix`; 1.4-1.6x faster in cache
+    than two levels per loop over views); bits above the block add whole partner blocks, four
+    per pass. Every other inner loop runs over array *views* with indices from ``range(m)``:
     LLVM then knows they are non-negative, drops Numba's negative-index wraparound and
     vectorises (indexing ``v[base + t]`` directly kept every loop scalar, about 2x slower).
     """
@@ -111,6 +174,7 @@ def _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out):
             out[j] = (b * diag[j] + shift) * v[j] - a * acc
         return
     kb = min(BLOCK_BITS, nbits)  # block bits
+    step = 32 // v.itemsize  # elements per four-double vector
     bs = 1 << kb
     for c in prange(dim >> kb):
         base = c << kb
@@ -119,37 +183,22 @@ def _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out):
         # bits 0-3: the 4-cube inside each row of 16
         for r in range(bs >> 4):
             _cube4_row(vb, acc, r)
-        # bits 4 .. kb-1: two butterfly levels per pass, runs of m >= 16
+        # bits 4 .. kb-1: up to four butterfly levels per pass, in registers
         i = 4
         while i < kb:
             m = 1 << i
-            if i + 1 < kb:
-                for j0 in range(0, bs, 4 * m):
-                    x0 = vb[j0:j0 + m]
-                    x1 = vb[j0 + m:j0 + 2 * m]
-                    x2 = vb[j0 + 2 * m:j0 + 3 * m]
-                    x3 = vb[j0 + 3 * m:j0 + 4 * m]
-                    a0 = acc[j0:j0 + m]
-                    a1 = acc[j0 + m:j0 + 2 * m]
-                    a2 = acc[j0 + 2 * m:j0 + 3 * m]
-                    a3 = acc[j0 + 3 * m:j0 + 4 * m]
-                    for t in range(m):
-                        y0, y1, y2, y3 = x0[t], x1[t], x2[t], x3[t]
-                        a0[t] += y1 + y2
-                        a1[t] += y0 + y3
-                        a2[t] += y3 + y0
-                        a3[t] += y2 + y1
-                i += 2
-            else:
-                for j0 in range(0, bs, 2 * m):
-                    x0 = vb[j0:j0 + m]
-                    x1 = vb[j0 + m:j0 + 2 * m]
-                    a0 = acc[j0:j0 + m]
-                    a1 = acc[j0 + m:j0 + 2 * m]
-                    for t in range(m):
-                        a0[t] += x1[t]
-                        a1[t] += x0[t]
-                i += 1
+            k = min(4, kb - i)
+            for j0 in range(0, bs, m << k):
+                for t in range(0, m, step):
+                    if k == 4:
+                        _radix4(vb, acc, j0 + t, m)
+                    elif k == 3:
+                        _radix3(vb, acc, j0 + t, m)
+                    elif k == 2:
+                        _radix2(vb, acc, j0 + t, m)
+                    else:
+                        _radix1(vb, acc, j0 + t, m)
+            i += k
         # bits above the block: whole partner blocks, contiguous, four per pass
         i = kb
         while i + 3 < nbits:
