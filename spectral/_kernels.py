@@ -27,6 +27,14 @@ _V4 = ir.VectorType(ir.DoubleType(), 4)
 _I32 = ir.IntType(32)
 
 
+def _double_pointers(context, builder, signature, args, count):
+    """The data of the first ``count`` array arguments of an intrinsic, as ``double*``."""
+    dp = ir.DoubleType().as_pointer()
+    return [builder.bitcast(context.make_array(signature.args[k])(context, builder,
+                                                                  args[k]).data, dp)
+            for k in range(count)]
+
+
 @intrinsic
 def _cube4_row(typingctx, x, y, r):  # pragma: no cover - compiled
     """``y[16 r + q] = (x[16 r + (q ^ 1)] + x[.. (q ^ 2)]) + (x[.. (q ^ 4)] + x[.. (q ^ 8)])``
@@ -39,11 +47,7 @@ def _cube4_row(typingctx, x, y, r):  # pragma: no cover - compiled
     width = 2 if isinstance(x.dtype, types.Complex) else 1  # doubles per element
 
     def codegen(context, builder, signature, args):
-        dp = ir.DoubleType().as_pointer()
-        xd = builder.bitcast(context.make_array(signature.args[0])(context, builder,
-                                                                   args[0]).data, dp)
-        yd = builder.bitcast(context.make_array(signature.args[1])(context, builder,
-                                                                   args[1]).data, dp)
+        xd, yd = _double_pointers(context, builder, signature, args, 2)
         base = builder.mul(args[2], ir.Constant(args[2].type, 16 * width))
 
         def vector(data, k):
@@ -67,7 +71,6 @@ def _cube4_row(typingctx, x, y, r):  # pragma: no cover - compiled
     return sig, codegen
 
 
-
 def _make_radix(k: int):
     """An intrinsic ``(x, y, j, m)`` for ``k`` butterfly levels at once, in registers.
 
@@ -87,11 +90,7 @@ def _make_radix(k: int):
         width = 2 if isinstance(x.dtype, types.Complex) else 1  # doubles per element
 
         def codegen(context, builder, signature, args):
-            dp = ir.DoubleType().as_pointer()
-            xd = builder.bitcast(context.make_array(signature.args[0])(context, builder,
-                                                                       args[0]).data, dp)
-            yd = builder.bitcast(context.make_array(signature.args[1])(context, builder,
-                                                                       args[1]).data, dp)
+            xd, yd = _double_pointers(context, builder, signature, args, 2)
             j, m = args[2], args[3]
 
             def vector(data, q):
