@@ -25,10 +25,11 @@ METHODS = ("auto", "split", "magnus", "dop853", "qutip")
 #: default tolerance of our propagators (2-norm of the final state's error)
 DEFAULT_TOL = 1e-7
 # "auto" uses the split-operator propagator (QuTiP with dephasing): with Blanes & Moan's
-# splitting and vector kernels it was the fastest of ours at n = 8-20, or as fast as DOP853
-# (2 cores; n = 8, T = 100: 0.02 s against DOP853 0.07 s; n = 12, T = 100: 0.15 s against
-# 0.19 s and tuned QuTiP 1.0-1.3 s; n = 16: 2.2 s against 4.0 s; n = 20: 43 s against
-# 103 s; bench_dynamics.py)
+# splitting and vector kernels it was the fastest of ours at n = 8-10 and at n = 16-20
+# (2 cores; n = 8, T = 100: 0.01 s against DOP853 0.02 s; n = 16: 2.2 s against 4.0 s;
+# n = 20: 43 s against 103 s), and since spectral's matvec got its register passes DOP853
+# is as fast or up to 20 % faster at n = 12-14 (n = 12, T = 100: 0.077 s against 0.095 s,
+# tuned QuTiP 0.61 s; bench_dynamics.py). A choice by n is left open.
 
 #: state-sized work vectors of each method (for the memory guard): DOP853 keeps 12 stage
 #: vectors and three states; QuTiP's solver keeps about 8
@@ -179,7 +180,8 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
         8(5,3) on the Numba matvec, its stages fused in Numba (each step's error estimate
         held to tol * h / T; final-state error measured below 0.5 tol on 1100 random
         problems);
-        "auto": "qutip" with dephasing, else "split" (the fastest, measured at n = 8-20).
+        "auto": "qutip" with dephasing, else "split" (the fastest at n = 8-10 and 16-20;
+        DOP853 is as fast or up to 20 % faster at n = 12-14, measured).
     dephasing : float, optional
         Rate gamma >= 0 of the Lindblad operators sqrt(gamma) Z_i (open system; QuTiP's mesolve
         on the 4^n-dimensional density matrix: practical up to n ~ 8).
