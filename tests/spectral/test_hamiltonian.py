@@ -42,12 +42,13 @@ def test_dense_matches_kronecker_reference(bqm, s):
     np.testing.assert_allclose(H.to_sparse(s).toarray(), H.to_dense(s), atol=1e-12)
 
 
-@pytest.mark.parametrize("n", [1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17])
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 20])
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_matvec_equals_sparse_product(n, dtype):
     # n < 4: the scalar path; n = 4..12: one block, its bits above 3 in register passes of
-    # 1, 2, 3, 4 levels (n = 5..8) and 4 + 2, 4 + 3, 4 + 4 (n = 10..12); n = 13..17: blocks
-    # of 2**12 states with one high bit, two, one pass of four, four plus one
+    # 1, 2, 3, 4 levels (n = 5..8) and 4 + 2, 4 + 3, 4 + 4 (n = 10..12); n = 13..20: blocks
+    # of 2**12 states with one high bit, two, then the last four bits in the output pass:
+    # alone (n = 16), after one bit (17), after a pass of four (20)
     rng = np.random.default_rng(n)
     H = spectral.AnnealingHamiltonian.from_bqm(naive.random_bqm(rng, n, dimod.BINARY))
     v = rng.standard_normal(H.dim).astype(dtype)
@@ -62,7 +63,7 @@ def test_matvec_equals_sparse_product(n, dtype):
     np.testing.assert_array_equal(v, v_before)
 
 
-@pytest.mark.parametrize("n, sector", [(13, "even"), (14, "odd"), (16, "even")])
+@pytest.mark.parametrize("n, sector", [(13, "even"), (14, "odd"), (16, "even"), (17, "odd")])
 def test_sector_matvec_equals_sparse_product_beyond_one_block(n, sector):
     # sector bases of 2**(n-1) states: the mirrored partner block of the blocked kernel
     rng = np.random.default_rng(n)
