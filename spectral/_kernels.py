@@ -178,6 +178,16 @@ def _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out):
 
 
 @njit(inline="always")
+def _partner_blocks4(v, base, i, bs):
+    """The partner blocks of the block at ``base`` along bits ``i .. i + 3`` (views of v)."""
+    p0 = base ^ (1 << i)
+    p1 = base ^ (2 << i)
+    p2 = base ^ (4 << i)
+    p3 = base ^ (8 << i)
+    return v[p0:p0 + bs], v[p1:p1 + bs], v[p2:p2 + bs], v[p3:p3 + bs]
+
+
+@njit(inline="always")
 def _apply_block(v, diag, a, b, nbits, flip_sign, shift, out, base, kb, acc):
     """The block of ``2**kb`` states from ``base`` of :func:`_apply_hamiltonian` (``acc``: a
     scratch array of ``2**kb`` elements).
@@ -224,14 +234,7 @@ def _apply_block(v, diag, a, b, nbits, flip_sign, shift, out, base, kb, acc):
     last = nbits - 4 if nbits - kb >= 4 else nbits
     i = kb
     while i + 3 < last:
-        p0 = base ^ (1 << i)
-        p1 = base ^ (2 << i)
-        p2 = base ^ (4 << i)
-        p3 = base ^ (8 << i)
-        w0 = v[p0:p0 + bs]
-        w1 = v[p1:p1 + bs]
-        w2 = v[p2:p2 + bs]
-        w3 = v[p3:p3 + bs]
+        w0, w1, w2, w3 = _partner_blocks4(v, base, i, bs)
         for j in range(bs):
             acc[j] += (w0[j] + w1[j]) + (w2[j] + w3[j])
         i += 4
@@ -249,14 +252,7 @@ def _apply_block(v, diag, a, b, nbits, flip_sign, shift, out, base, kb, acc):
     db = diag[base:base + bs]
     ob = out[base:base + bs]
     if last < nbits:
-        p0 = base ^ (1 << last)
-        p1 = base ^ (2 << last)
-        p2 = base ^ (4 << last)
-        p3 = base ^ (8 << last)
-        w0 = v[p0:p0 + bs]
-        w1 = v[p1:p1 + bs]
-        w2 = v[p2:p2 + bs]
-        w3 = v[p3:p3 + bs]
+        w0, w1, w2, w3 = _partner_blocks4(v, base, last, bs)
         for j in range(bs):
             ob[j] = ((b * db[j] + shift) * vb[j]
                      - a * (acc[j] + ((w0[j] + w1[j]) + (w2[j] + w3[j]))))
