@@ -169,7 +169,9 @@ def _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out):
         return
     kb = min(BLOCK_BITS, nbits)  # block bits
     nblocks = dim >> kb
-    nchunks = min(nblocks, 256)  # (numba.get_num_threads would keep the kernel from caching)
+    # 256 chunks balance up to 256 threads (numba.get_num_threads in the kernel, to have one
+    # chunk per thread, would keep Numba from caching it)
+    nchunks = min(nblocks, 256)
     for ch in prange(nchunks):
         # one accumulator per chunk of contiguous blocks, not per block
         acc = np.empty(1 << kb, dtype=v.dtype)
@@ -197,9 +199,10 @@ def _apply_block(v, diag, a, b, nbits, flip_sign, shift, out, base, kb, acc):
     loop over views); bits above the block add whole partner blocks, four per pass, the last
     four in the pass that writes ``out`` (one pass over ``acc`` fewer; with one ``acc`` per
     chunk of blocks, 4-12 % faster at n = 16-24 than one pass per four bits and one ``acc``
-    per block, timed in turn). Every other inner loop runs over array *views* with indices from ``range(m)``:
-    LLVM then knows they are non-negative, drops Numba's negative-index wraparound and
-    vectorises (indexing ``v[base + t]`` directly kept every loop scalar, about 2x slower).
+    per block, timed in turn). Every other inner loop runs over array *views* with indices
+    from ``range(m)``: LLVM then knows they are non-negative, drops Numba's negative-index
+    wraparound and vectorises (indexing ``v[base + t]`` directly kept every loop scalar, about
+    2x slower).
     """
     mask = v.shape[0] - 1
     step = 32 // v.itemsize  # elements per four-double vector
