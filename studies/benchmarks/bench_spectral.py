@@ -84,29 +84,41 @@ class Triad:
         return max(self.bandwidth() for _ in range(repeats))
 
 
-def matvec_against_bound(H: spectral.AnnealingHamiltonian, triad: Triad,
-                         pairs: int = 9) -> tuple[float, float, np.ndarray]:
-    """Time the matvec against its bandwidth bound, in pairs taken under the same conditions.
+def time_against_triad(calls: dict, triad: Triad, dim: int,
+                       pairs: int = 9) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Time each call against the bandwidth bound of a vector of ``dim`` doubles, in pairs.
 
     The bound is the time to move 3 x 8 x dim bytes (read v, read diag, write out) at the
-    bandwidth of a triad run just before each matvec; one untimed matvec comes between them,
-    so that vectors that fit in the caches are timed warm, as in an eigensolver. On a shared
-    machine the bandwidth moves by 1.5-2x within minutes (26-50 GB/s measured here), so a
-    bandwidth taken once at the start and a matvec timed minutes later can give any ratio;
-    alternating them keeps both under the same load. Returns the median matvec seconds, the
-    median bound seconds and the ratio of each pair.
+    bandwidth of a triad run just before each timed call; one untimed call comes between
+    them, so that vectors that fit in the caches are timed warm, as in an eigensolver. On a
+    shared machine the bandwidth moves by 1.5-2x within minutes (26-50 GB/s measured here), so
+    a bandwidth taken once at the start and a call timed minutes later can give any ratio;
+    alternating them keeps both under the same load. ``calls`` maps names to callables without
+    arguments, taken in turn in each of the ``pairs`` rounds. Returns, per name, the seconds of
+    its timed calls and the bound of each (seconds).
     """
+    for fn in calls.values():
+        fn()  # compile and warm
+    times = {name: [] for name in calls}
+    bounds = {name: [] for name in calls}
+    for _ in range(pairs):
+        for name, fn in calls.items():
+            bounds[name].append(3 * 8 * dim / triad.bandwidth())
+            fn()  # untimed: the triad left the caches cold and the threads idle
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: (np.array(times[name]), np.array(bounds[name])) for name in calls}
+
+
+def matvec_against_bound(H: spectral.AnnealingHamiltonian, triad: Triad,
+                         pairs: int = 9) -> tuple[float, float, np.ndarray]:
+    """The matvec at s = 0.5 timed against its bandwidth bound (:func:`time_against_triad`).
+    Returns the median matvec seconds, the median bound seconds and the ratio of each pair."""
     v = np.random.default_rng(0).standard_normal(H.dim)
     out = np.empty_like(v)
-    H.matvec(0.5, v, out)
-    times, bounds = [], []
-    for _ in range(pairs):
-        bounds.append(3 * 8 * H.dim / triad.bandwidth())
-        H.matvec(0.5, v, out)  # untimed: the triad left the caches cold and the threads idle
-        t = time.perf_counter()
-        H.matvec(0.5, v, out)
-        times.append(time.perf_counter() - t)
-    times, bounds = np.array(times), np.array(bounds)
+    times, bounds = time_against_triad({"matvec": lambda: H.matvec(0.5, v, out)}, triad, H.dim,
+                                       pairs)["matvec"]
     return float(np.median(times)), float(np.median(bounds)), times / bounds
 
 

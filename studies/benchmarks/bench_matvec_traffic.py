@@ -1,0 +1,135 @@
+"""Benchmark: where the time of the matrix-free matvec goes at large n (the memory side).
+
+``bench_spectral.py`` compares the matvec with the time to move its three vectors once
+(read v, read diag, write out) at the bandwidth of a parallel triad. This script times, in
+the same alternation of pairs, two skeletons of the matvec that keep its memory accesses and
+drop its arithmetic, so that the gap to that bound can be split into what the access pattern
+itself costs and what the arithmetic adds:
+
+- ``reads``: the kernel's loop over blocks of ``2**BLOCK_BITS`` states, with every partner
+  block (the states one flipped bit above the block away, four per pass over the
+  accumulator) added into an accumulator and ``out = (b diag + shift) v - a acc``
+  written; no in-block arithmetic (bits below the block). Its result is not H v.
+- ``stream``: the same with every partner block replaced by the block itself, so that only
+  v, diag and out cross the memory bus (once each) and the partner reads hit the caches: the
+  cost of the passes over the accumulator alone.
+
+Each is printed as milliseconds and as a multiple of the triad bound, medians of ``--pairs``
+pairs (a triad, an untimed call, a timed call). If ``reads`` alone comes near the matvec,
+the arithmetic is not what keeps the matvec from the bound, but the partner blocks: they are
+read from the caches (``stream`` less the bound), and from memory again once a block and its
+partner lie further apart than the caches hold (``reads`` less ``stream``).
+
+Run: ``python studies/benchmarks/bench_matvec_traffic.py [--n 20 22 24] [--pairs 9]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+import spectral  # noqa: E402
+from spectral._kernels import BLOCK_BITS  # noqa: E402
+from studies.benchmarks.bench_spectral import (  # noqa: E402
+    Triad,
+    selection_qubo,
+    time_against_triad,
+)
+
+
+@njit(inline="always")
+def _partner(v, base, i, bs, own_only):
+    """The partner block of the block at ``base`` along bit ``i`` (the block itself where
+    ``own_only``)."""
+    p = base if own_only else base ^ (1 << i)
+    return v[p:p + bs]
+
+
+@njit(parallel=True, cache=True)
+def partner_reads(v, diag, a, b, shift, nbits, own_only, out):
+    """The matvec's block loop with its partner-block reads and no in-block arithmetic.
+
+    ``out = (b diag + shift) v - a acc`` with ``acc = v + sum_(i >= BLOCK_BITS) v[x ^ 2**i]``
+    (``acc = (1 + nbits - BLOCK_BITS) v`` where ``own_only``), blocks of ``2**BLOCK_BITS``
+    states in parallel, the partner blocks four per pass over the accumulator. Needs
+    ``nbits >= BLOCK_BITS``.
+    """
+    kb = BLOCK_BITS
+    bs = 1 << kb
+    nblocks = v.shape[0] >> kb
+    nchunks = min(nblocks, 256)
+    for ch in prange(nchunks):
+        acc = np.empty(bs)
+        for c in range(ch * nblocks // nchunks, (ch + 1) * nblocks // nchunks):
+            base = c << kb
+            vb = v[base:base + bs]
+            for j in range(bs):
+                acc[j] = vb[j]
+            i = kb
+            while i + 3 < nbits:
+                w0 = _partner(v, base, i, bs, own_only)
+                w1 = _partner(v, base, i + 1, bs, own_only)
+                w2 = _partner(v, base, i + 2, bs, own_only)
+                w3 = _partner(v, base, i + 3, bs, own_only)
+                for j in range(bs):
+                    acc[j] += (w0[j] + w1[j]) + (w2[j] + w3[j])
+                i += 4
+            while i < nbits:
+                w0 = _partner(v, base, i, bs, own_only)
+                for j in range(bs):
+                    acc[j] += w0[j]
+                i += 1
+            db = diag[base:base + bs]
+            ob = out[base:base + bs]
+            for j in range(bs):
+                ob[j] = (b * db[j] + shift) * vb[j] - a * acc[j]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, nargs="+", default=[20, 22, 24])
+    parser.add_argument("--pairs", type=int, default=9)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if min(args.n) <= BLOCK_BITS:
+        parser.error(f"--n must exceed BLOCK_BITS = {BLOCK_BITS} (no partner blocks below it)")
+
+    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"numba threads {numba.get_num_threads()}, block {2 ** BLOCK_BITS} states")
+    triad = Triad()
+    print(f"# {'n':>3} {'bound_ms':>9} {'matvec_ms':>10} {'reads_ms':>9} {'stream_ms':>10} "
+          f"{'x_matvec':>9} {'x_reads':>8} {'x_stream':>9}", flush=True)
+    for n in args.n:
+        H = spectral.AnnealingHamiltonian.from_bqm(selection_qubo(n, args.seed + n))
+        a, b = H.coefficients(0.5)
+        diag = H.diagonal()
+        v = np.random.default_rng(0).standard_normal(H.dim)
+        out = np.empty_like(v)
+        calls = {
+            "matvec": lambda: H.matvec(0.5, v, out),
+            "reads": lambda: partner_reads(v, diag, a, b, 0.0, n, False, out),
+            "stream": lambda: partner_reads(v, diag, a, b, 0.0, n, True, out),
+        }
+        timed = time_against_triad(calls, triad, H.dim, args.pairs)
+        t = {name: float(np.median(ts)) for name, (ts, _) in timed.items()}
+        x = {name: float(np.median(ts / bs)) for name, (ts, bs) in timed.items()}
+        bound = float(np.median(np.concatenate([bs for _, bs in timed.values()])))
+        print(f"  {n:>3} {bound * 1e3:9.2f} {t['matvec'] * 1e3:10.2f} {t['reads'] * 1e3:9.2f} "
+              f"{t['stream'] * 1e3:10.2f} {x['matvec']:9.2f} {x['reads']:8.2f} "
+              f"{x['stream']:9.2f}", flush=True)
+    print("# bound: 3 x 8 x 2**n bytes at the triad's bandwidth (the median of the triads run "
+          "before each call); x_*: the median over the pairs of time / bound. reads: the "
+          "matvec's memory accesses without its in-block arithmetic; stream: the same with the "
+          "partner blocks read from the caches.")
+
+
+if __name__ == "__main__":
+    main()
