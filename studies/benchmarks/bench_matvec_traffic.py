@@ -53,15 +53,17 @@ def _partner(v, base, i, bs, own_only):
 
 
 @njit(parallel=True, cache=True)
-def partner_reads(v, diag, a, b, shift, nbits, own_only, out):
+def partner_reads(v, diag, a, b, shift, nbits, block_bits, own_only, out):
     """The matvec's block loop with its partner-block reads and no in-block arithmetic.
 
-    ``out = (b diag + shift) v - a acc`` with ``acc = v + sum_(i >= BLOCK_BITS) v[x ^ 2**i]``
-    (``acc = (1 + nbits - BLOCK_BITS) v`` where ``own_only``), blocks of ``2**BLOCK_BITS``
+    ``out = (b diag + shift) v - a acc`` with ``acc = v + sum_(i >= block_bits) v[x ^ 2**i]``
+    (``acc = (1 + nbits - block_bits) v`` where ``own_only``), blocks of ``2**block_bits``
     states in parallel, the partner blocks four per pass over the accumulator. Needs
-    ``nbits >= BLOCK_BITS``.
+    ``nbits >= block_bits``. The block size is an argument, not the kernel module's
+    ``BLOCK_BITS`` read as a global: Numba's cache of this function keys on this file only and
+    would keep a stale value.
     """
-    kb = BLOCK_BITS
+    kb = block_bits
     bs = 1 << kb
     nblocks = v.shape[0] >> kb
     nchunks = min(nblocks, 256)
@@ -115,8 +117,8 @@ def main() -> None:
         out = np.empty_like(v)
         calls = {
             "matvec": lambda: H.matvec(0.5, v, out),
-            "reads": lambda: partner_reads(v, diag, a, b, 0.0, n, False, out),
-            "stream": lambda: partner_reads(v, diag, a, b, 0.0, n, True, out),
+            "reads": lambda: partner_reads(v, diag, a, b, 0.0, n, BLOCK_BITS, False, out),
+            "stream": lambda: partner_reads(v, diag, a, b, 0.0, n, BLOCK_BITS, True, out),
         }
         timed = time_against_triad(calls, triad, H.dim, args.pairs)
         t = {name: float(np.median(ts)) for name, (ts, _) in timed.items()}
