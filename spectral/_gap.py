@@ -8,6 +8,7 @@ level that does not end in the ground manifold.
 from __future__ import annotations
 
 import time
+import warnings
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 from scipy.optimize import brentq, minimize_scalar
 
+from ._bound import LevelPoint, gap_lower_bound
 from ._hamiltonian import AnnealingHamiltonian
 from ._levels import DEFAULT_TOL, Levels, _lowest_levels, _norm_estimate
 from ._schedule import check_s
@@ -28,6 +30,10 @@ __all__ = ["GapSweep", "MinGap", "gap_sweep", "min_gap"]
 #: loosest relative residual allowed whatever the gap
 COARSE_RTOL = 1e-3
 COARSE_LOOSEST = 1e-4
+#: min_gap's certification: a minimum lower than Delta_min by less than this fraction may go
+#: unrefined; most eigen-solves it may add
+CERTIFY_RTOL = 1e-2
+MAX_EVALUATIONS = 200
 
 
 @dataclass
@@ -100,9 +106,18 @@ class MinGap:
     evaluations : int
         Eigen-solves in total (coarse sweep + refinement).
     candidates : list of dict
-        Every refined local minimum: ``{"s": .., "delta": .., "bracket": (lo, hi)}``.
+        The end points and every refined local minimum: ``{"s": .., "delta": .., "bracket":
+        (lo, hi), "delta_rtol": ..}``.
     seconds : float
         Wall time.
+    delta_rtol : float
+        Achieved relative accuracy of ``delta_min``: ``1 - Delta_pred / delta_min``, with
+        Delta_pred the minimum of the hyperbola through the two refined points nearest s*
+        (0 for an end point; NaN where the minimum was refined on Delta alone, see
+        :func:`min_gap`).
+    uncertified : list of tuple
+        Intervals ``(lo, hi, bound)`` of s that the certification could not clear of a gap
+        below ``(1 - certify_rtol) * delta_min`` (empty when all of [0, 1] is certified).
     """
 
     delta_min: float
@@ -119,6 +134,13 @@ class MinGap:
     evaluations: int
     candidates: list = field(default_factory=list)
     seconds: float = 0.0
+    delta_rtol: float = float("nan")
+    uncertified: list = field(default_factory=list)
+
+    @property
+    def certified(self) -> bool:
+        """True when no interval of [0, 1] was left uncertified."""
+        return not self.uncertified
 
     def to_dict(self) -> dict:
         """A JSON-serialisable summary (arrays as lists)."""
@@ -128,7 +150,8 @@ class MinGap:
             "s": self.s.tolist(), "energies": self.energies.tolist(), "gaps": self.gaps.tolist(),
             "residuals": self.residuals.tolist(), "matvecs": self.matvecs,
             "evaluations": self.evaluations, "candidates": self.candidates,
-            "seconds": self.seconds,
+            "seconds": self.seconds, "delta_rtol": self.delta_rtol,
+            "uncertified": [list(u) for u in self.uncertified],
         }
 
 
@@ -182,6 +205,7 @@ class _Tracker:
         self._levels: list[Levels] = []
         self._slopes: list[np.ndarray] = []
         self._tols: list[float] = []
+        self._expectations: list[tuple[np.ndarray, np.ndarray]] = []  # (<H_D>_j, <H_P>_j)
         self._vectors: dict[float, np.ndarray] = {}  # insertion-ordered: oldest first
         self._lanczos_cost: dict[float, float] = {}  # Lanczos matvecs per digit of tol
         self._davidson_from = np.inf  # Davidson is the method from here to s = 1
@@ -241,7 +265,9 @@ class _Tracker:
         lv = _lowest_levels(self.H, s, self.k, v0, self.backend, tol, 500,
                             self.memory_limit, True, budget, self._workspace)
         self._learn(s, lv, budget, tol)
-        slopes = self.H.level_slopes(s, lv.vectors.T)
+        hd, hp = self.H.level_expectations(lv.vectors.T)
+        da, db = self.H.schedule.derivative(s)
+        slopes = da * hd + db * hp
         self._vectors.pop(s, None)
         self._vectors[s] = lv.vectors
         if len(self._vectors) > self._KEEP_VECTORS:
@@ -249,13 +275,38 @@ class _Tracker:
         lv.vectors = None  # kept only in the bounded cache above
         if known:
             self._levels[i], self._slopes[i], self._tols[i] = lv, slopes, tol
+            self._expectations[i] = (hd, hp)
         else:
             self._s.insert(i, s)
             self._levels.insert(i, lv)
             self._slopes.insert(i, slopes)
             self._tols.insert(i, tol)
+            self._expectations.insert(i, (hd, hp))
         self.evaluations += 1
         return lv, slopes
+
+    def vectors(self, s: float) -> np.ndarray | None:
+        """The eigenvectors at s, columns ``(dim, k)``, while the bounded cache holds them."""
+        return self._vectors.get(float(s))
+
+    def known(self, s: float) -> tuple[Levels, np.ndarray]:
+        """Levels and slopes of a point solved before, as they were solved."""
+        i = bisect_left(self._s, s)
+        return self._levels[i], self._slopes[i]
+
+    @property
+    def points(self) -> list[float]:
+        """Every s solved so far, ascending."""
+        return list(self._s)
+
+    def level_point(self, s: float, d: int) -> LevelPoint:
+        """Levels 0..d at a solved point, in the variables of :func:`gap_lower_bound`."""
+        i = bisect_left(self._s, s)
+        lv, (hd, hp) = self._levels[i], self._expectations[i]
+        a, b = self.H.coefficients(s)
+        w = a + b
+        return LevelPoint(u=b / w if w > 0 else np.nan, eps=lv.energies[: d + 1] / w,
+                          slopes=(hp - hd)[: d + 1], errors=lv.residuals[: d + 1] / w)
 
 
 def _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit):
@@ -330,27 +381,57 @@ def min_gap(
     scale="auto",
     sector: str = "auto",
     s_tol: float = 1e-6,
+    rtol: float = 1e-6,
     levels: int | None = None,
     coarse_points: int = 17,
-    max_candidates: int = 4,
+    max_candidates: int | None = None,
     backend: str = "auto",
     tol: float = DEFAULT_TOL,
     coarse_rtol: float = COARSE_RTOL,
+    certify_rtol: float = CERTIFY_RTOL,
+    max_evaluations: int = MAX_EVALUATIONS,
     memory_limit: float | None = None,
 ) -> MinGap:
-    """The minimum gap Delta_min and its location s*, refined to ``|s - s*| <= s_tol``.
+    """The minimum gap Delta_min and its location s*, to a relative ``rtol`` on Delta_min.
 
-    Method: a coarse sweep (``coarse_points`` equally spaced s, warm-started) gives Delta and
-    its slope dDelta/ds (Hellmann-Feynman) at each point. Intervals whose cubic Hermite
-    interpolant comes within 25 % of the lowest value are bisected until the interpolant
-    predicts the midpoint to 1e-3 (this separates two minima that a crossing of E_d with
-    E_{d+1} can put into one coarse interval). Every interval where the slope turns from
-    negative to positive brackets a local minimum -- even one narrower than the grid spacing.
-    Brackets are ranked by the minimum of the cubic Hermite interpolant of Delta and refined in that order by Brent's root search on the slope (``xtol = s_tol``), until the
-    next bracket's estimate cannot beat the best refined value (at most ``max_candidates``).
-    The end points s = 0 and s = 1 are candidates too. If no bracket exists (e.g. kinks of
-    a tabulated schedule) the neighbourhood of the grid minimum is refined by bounded Brent
-    minimisation of Delta itself.
+    Method.
+
+    1. A coarse sweep (``coarse_points`` equally spaced s, warm-started) gives Delta and its
+       slope dDelta/ds (Hellmann-Feynman) at each point; intervals whose cubic Hermite
+       interpolant comes near the lowest value are bisected until it predicts their midpoints.
+    2. Every interval where the slope turns from negative to positive brackets a local
+       minimum. Each is refined, lowest estimate first, unless the bound below proves that
+       it stays above the best gap found (``max_candidates`` caps their number; None: all).
+       The refinement finds the root of ``g = Delta dDelta/ds = d(Delta**2)/ds / 2`` by
+       Brent's method. Near an avoided crossing ``Delta(s)**2 ~ Delta_min**2 + c**2 (s -
+       s*)**2``, so g is linear there and its secant steps land on s* at once, where the
+       slope dDelta/ds itself is a step of width Delta_min / c. Two points give the hyperbola
+       and its predicted minimum ``Delta_pred**2 = Delta**2 - g**2 / g'``; the refinement
+       stops when the computed Delta agrees with it to ``rtol`` and the predicted s* lies
+       within ``s_tol``.
+    3. Certification. For every interval between two solved points, concavity gives a lower
+       bound on Delta from the levels at its two ends alone (:mod:`spectral._bound`): with
+       ``u = B / (A + B)``, the sum of the lowest j eigenvalues of ``H / (A + B)`` is concave
+       in u, so it lies above its chords and below its tangents; the bound falls to about
+       ``|e_a - e_b|`` wherever two levels' straight continuations ``e_a``, ``e_b`` cross
+       inside the interval, however narrow the avoided crossing. An interval whose bound
+       lies below ``(1 - certify_rtol) * Delta_min`` is split where the bound is lowest (at
+       the crossing of the continuations) and any new local minimum is refined as in 2,
+       until every interval is certified, is narrower than 1e-12, or ``max_evaluations``
+       eigen-solves are spent. Near a refined minimum, within 8 widths ``Delta_min / c`` of
+       it, the hyperbola itself (checked at those flanks to 10 %) stands in for the bound,
+       which cannot certify an interval that holds the minimum.
+
+    Guarantee. With the levels solved exactly (they are solved to residual ``tol`` relative
+    to ||H||; the bound subtracts the residuals from the energies but takes the Hellmann-
+    Feynman slopes as exact), no s in [0, 1] outside the refined minima's neighbourhoods has
+    a gap below ``(1 - certify_rtol) * delta_min``, and ``delta_min`` is a computed gap at
+    ``s_star`` (so not below the true minimum by more than the eigen-solver's error) within
+    ``delta_rtol`` of the local hyperbola's minimum. What it cannot do: resolve an avoided
+    crossing narrower than about 1e-12 in s (double precision of s), or a minimum the
+    schedule's kinks make non-smooth (refined by bounded Brent on Delta, ``delta_rtol`` NaN).
+    For a schedule that is not affine in s, the bound takes min(A + B) over an interval from
+    nine samples. Intervals left uncertified are listed in ``uncertified`` with a warning.
 
     Parameters
     ----------
@@ -358,13 +439,15 @@ def min_gap(
     schedule, scale, sector
         As in :meth:`AnnealingHamiltonian.from_bqm`.
     s_tol : float
-        Tolerance on s*.
+        Tolerance on s* (the hyperbola's predicted s* must lie this close).
+    rtol : float
+        Relative tolerance on Delta_min (the refinement's stopping rule, see 2).
     levels : int, optional
         Levels to record in the coarse sweep (default d + 1).
     coarse_points : int
         Points of the coarse sweep (>= 3).
-    max_candidates : int
-        Most local minima refined.
+    max_candidates : int, optional
+        Most local minima refined; None (default): every one the bound cannot exclude.
     backend, tol, memory_limit
         As in :func:`lowest_levels`; ``tol`` applies to every point but the coarse sweep's.
     coarse_rtol : float
@@ -374,9 +457,13 @@ def min_gap(
         and the point solved again if its own gap turns out smaller; never looser than a
         relative residual of 1e-4, never tighter than ``tol``. A level's error is at most its
         residual (and about residual**2 / spacing for an isolated level), so the coarse gaps
-        are accurate to about ``coarse_rtol``. Where the gap is wide (early and midway)
-        this needs far fewer matvecs than a fixed tolerance: about 4x fewer for the coarse
-        sweep than the former relative 1e-7 (measured at 16 and 20 qubits).
+        are accurate to about ``coarse_rtol``; where the gap is wide this needs far fewer
+        matvecs than a fixed tolerance.
+    certify_rtol : float
+        Slack of the certification (see 3): a minimum lower than ``delta_min`` by less than
+        this fraction may go unrefined.
+    max_evaluations : int
+        Most eigen-solves that the certification may add.
 
     Returns
     -------
@@ -385,10 +472,16 @@ def min_gap(
     t0 = time.perf_counter()
     if not (np.isfinite(s_tol) and 0 < s_tol < 0.5):
         raise SpectralError(f"s_tol must be in (0, 0.5), got {s_tol!r}.")
-    if not (np.isfinite(coarse_rtol) and 0 < coarse_rtol < 1):
-        raise SpectralError(f"coarse_rtol must be in (0, 1), got {coarse_rtol!r}.")
+    for name, value in (("rtol", rtol), ("coarse_rtol", coarse_rtol),
+                        ("certify_rtol", certify_rtol)):
+        if not (np.isfinite(value) and 0 < value < 1):
+            raise SpectralError(f"{name} must be in (0, 1), got {value!r}.")
     if int(coarse_points) < 3:
         raise SpectralError(f"coarse_points must be >= 3, got {coarse_points!r}.")
+    if max_candidates is not None and int(max_candidates) < 1:
+        raise SpectralError(f"max_candidates must be >= 1 or None, got {max_candidates!r}.")
+    if int(max_evaluations) < 0:
+        raise SpectralError(f"max_evaluations must be >= 0, got {max_evaluations!r}.")
     H, d, k = _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit)
     start = H.matvecs
     tracker = _Tracker(H, k, backend, tol, memory_limit)
@@ -396,12 +489,13 @@ def min_gap(
     E = np.empty((k, grid.size))
     slopes = np.empty(grid.size)
 
-    def solve_to_gap(s, estimate, rtol):
-        """Levels and slopes at s to a residual of ``rtol`` times the gap, from an estimate of
-        it (None: the loosest); solved again if the gap found is less than half that."""
-        rel = _coarse_tol(H, s, estimate, rtol, tol)
+    def solve_to_gap(s, estimate, rtol_gap):
+        """Levels and slopes at s to a residual of ``rtol_gap`` times the gap, from an
+        estimate of it (None: the loosest); solved again if the gap found is less than half
+        that."""
+        rel = _coarse_tol(H, s, estimate, rtol_gap, tol)
         lv, sl = tracker(s, rel)
-        tighter = _coarse_tol(H, s, float(lv.energies[d] - lv.energies[0]), rtol, tol)
+        tighter = _coarse_tol(H, s, float(lv.energies[d] - lv.energies[0]), rtol_gap, tol)
         if tighter < 0.5 * rel:
             lv, sl = tracker(s, tighter)
         return lv, float(sl[d] - sl[0])
@@ -413,17 +507,10 @@ def min_gap(
         reference = float(E[d, j] - E[0, j])
     gaps = E[d] - E[0]
 
-    def gap(s):
-        return float(np.diff(tracker(s)[0].energies[[0, d]])[0])
-
-    def gap_slope(s):
-        sl = tracker(s)[1]
-        return float(sl[d] - sl[0])
-
     def subdivide(s, predicted):
-        """Delta and its slope at a new point of the adaptive subdivision, to ``_ADAPT_RTOL``
-        of the gap (it only has to check the Hermite prediction to ``_HERMITE_RTOL``); a point
-        the refinement uses later is solved again to ``tol``."""
+        """Delta and its slope at a new point, to ``_ADAPT_RTOL`` of the gap (it only has to
+        check a prediction or a bound); a point the refinement uses later is solved again to
+        ``tol``."""
         lv, slope = solve_to_gap(s, max(predicted, 0.0), _ADAPT_RTOL)
         return float(lv.energies[d] - lv.energies[0]), slope
 
@@ -433,40 +520,250 @@ def min_gap(
     # local minima inside one coarse interval
     s_pts, g_pts, d_pts = _adaptive_points(grid, gaps, slopes, subdivide, s_tol)
 
-    # candidates: end points by value; interior brackets by slope sign change
-    best_s, best = (0.0, g_pts[0]) if g_pts[0] <= g_pts[-1] else (1.0, g_pts[-1])
-    candidates = [{"s": 0.0, "delta": float(g_pts[0]), "bracket": (0.0, 0.0)},
-                  {"s": 1.0, "delta": float(g_pts[-1]), "bracket": (1.0, 1.0)}]
+    search = _Search(H, tracker, d, rtol, s_tol, subdivide)
+    search.add_end_points()
     brackets = []
     for j in range(s_pts.size - 1):
         if d_pts[j] < 0.0 < d_pts[j + 1] or (d_pts[j] < 0.0 and d_pts[j + 1] == 0.0):
-            est = _hermite_min(s_pts[j], s_pts[j + 1], g_pts[j], g_pts[j + 1], d_pts[j], d_pts[j + 1])
+            est = _hermite_min(s_pts[j], s_pts[j + 1], g_pts[j], g_pts[j + 1], d_pts[j],
+                               d_pts[j + 1])
             brackets.append((est, s_pts[j], s_pts[j + 1], "slope"))
     jmin = int(np.argmin(g_pts))
     if not brackets and 0 < jmin < s_pts.size - 1:
         brackets.append((float(g_pts[jmin]), s_pts[jmin - 1], s_pts[jmin + 1], "value"))
     brackets.sort(key=lambda b: b[0])
-    for estimate, lo, hi, how in brackets[:max_candidates]:
-        if len(candidates) > 2 and estimate > best + 0.25 * abs(best):
+    cap = np.inf if max_candidates is None else int(max_candidates)
+    for _, lo, hi, how in brackets:
+        if search.refined >= cap:
             break
-        if how == "slope" and gap_slope(lo) * gap_slope(hi) > 0.0:
+        search.examine(lo, hi, how)
+    uncertified = search.certify(certify_rtol, int(max_evaluations), cap)
+    if uncertified:
+        shown = ", ".join(f"[{lo:.9g}, {hi:.9g}]" for lo, hi, _ in uncertified[:3])
+        warnings.warn(
+            f"min_gap: {len(uncertified)} interval(s) of s could not be certified free of a gap "
+            f"below {(1 - certify_rtol) * search.best['delta']:.3e} ({shown}); raise "
+            "max_evaluations, or scan them with gap_sweep.", RuntimeWarning, stacklevel=2)
+    best = search.best
+    final = tracker(best["s"])[0]
+    return MinGap(
+        delta_min=float(best["delta"]), s_star=float(best["s"]), degeneracy=d,
+        sector=H.sector, n=H.n, scale=H.scale, s=grid, energies=E, gaps=gaps,
+        residuals=final.residuals, matvecs=H.matvecs - start, evaluations=tracker.evaluations,
+        candidates=search.candidates, seconds=time.perf_counter() - t0,
+        delta_rtol=float(best["delta_rtol"]), uncertified=uncertified,
+    )
+
+
+class _Converged(Exception):
+    """Raised from inside brentq's objective when the hyperbola test is met (brentq has no
+    stopping rule on the function's values)."""
+
+
+#: the hyperbola's width Delta_min / c: how many of them the neighbourhood of a refined
+#: minimum spans, and how closely the model must predict Delta at its flanks
+_FLANK_WIDTHS = 8.0
+_FLANK_RTOL = 0.1
+#: intervals of s narrower than this are not split (s is a double; near 1 its ulp is 1.1e-16)
+_RESOLUTION = 1e-12
+#: most intervals split per round of the certification
+_CERTIFY_SPLITS = 8
+
+
+class _Search:
+    """min_gap's candidates, the refinement of local minima and the certification."""
+
+    def __init__(self, H, tracker, d, rtol, s_tol, subdivide):
+        self.H, self.tracker, self.d = H, tracker, d
+        self.rtol, self.s_tol, self.subdivide = rtol, s_tol, subdivide
+        self.candidates: list[dict] = []
+        self.owned: list[tuple[float, float]] = []  # neighbourhoods of refined minima
+        self.refined = 0
+        self.best = None
+
+    def _add(self, cand: dict) -> None:
+        self.candidates.append(cand)
+        if self.best is None or cand["delta"] < self.best["delta"]:
+            self.best = cand
+
+    def add_end_points(self) -> None:
+        """s = 0 and s = 1 as candidates, solved to full tolerance (H is the driver or
+        diagonal there: their levels are known in closed form)."""
+        for s in (0.0, 1.0):
+            delta = self.gap(s)
+            self._add({"s": s, "delta": delta, "bracket": (s, s),
+                       "delta_rtol": self.gap_error(s) / delta})
+
+    def gap(self, s: float) -> float:
+        lv = self.tracker(s)[0]
+        return float(lv.energies[self.d] - lv.energies[0])
+
+    def gap_and_g(self, s: float) -> tuple[float, float]:
+        """Delta and ``g = Delta dDelta/ds`` at the tracker's full tolerance."""
+        lv, sl = self.tracker(s)
+        delta = float(lv.energies[self.d] - lv.energies[0])
+        return delta, delta * float(sl[self.d] - sl[0])
+
+    def bound(self, lo: float, hi: float) -> tuple[float, float]:
+        """A lower bound on Delta over [lo, hi] (both solved) and where to split it."""
+        pa, pb = self.tracker.level_point(lo, self.d), self.tracker.level_point(hi, self.d)
+        low, u = gap_lower_bound(pa, pb, self.d)
+        if not np.isfinite(low):
+            return -np.inf, 0.5 * (lo + hi)
+        a, b = self.H.schedule(np.linspace(lo, hi, 9))
+        w = a + b
+        bound = low * (w.min() if low >= 0 else w.max())
+        x = lo + (u - pa.u) / (pb.u - pa.u) * (hi - lo)
+        margin = 0.01 * (hi - lo)
+        if not (lo + margin < x < hi - margin):
+            x = 0.5 * (lo + hi)  # lowest at an end: halve
+        return float(bound), float(x)
+
+    def examine(self, lo: float, hi: float, how: str) -> None:
+        """Refine the local minimum in [lo, hi] unless the bound puts it above the best."""
+        if self.bound(lo, hi)[0] >= self.best["delta"]:
+            return
+        self.refined += 1
+        if how == "slope" and self.gap_and_g(lo)[1] * self.gap_and_g(hi)[1] > 0.0:
             how = "value"  # the coarse slopes' signs did not survive the full tolerance
         if how == "slope":
-            s_c = brentq(gap_slope, lo, hi, xtol=s_tol, rtol=4 * np.finfo(float).eps)
+            self._add(self._refine_slope(lo, hi))
         else:
-            s_c = minimize_scalar(gap, bounds=(lo, hi), method="bounded",
-                                  options={"xatol": s_tol}).x
-        value = gap(s_c)
-        candidates.append({"s": float(s_c), "delta": value, "bracket": (float(lo), float(hi))})
-        if value < best:
-            best_s, best = float(s_c), value
-    final = tracker(best_s)[0]
-    return MinGap(
-        delta_min=float(best), s_star=float(best_s), degeneracy=d, sector=H.sector, n=H.n,
-        scale=H.scale, s=grid, energies=E, gaps=gaps, residuals=final.residuals,
-        matvecs=H.matvecs - start, evaluations=tracker.evaluations, candidates=candidates,
-        seconds=time.perf_counter() - t0,
-    )
+            s_c = minimize_scalar(self.gap, bounds=(lo, hi), method="bounded",
+                                  options={"xatol": self.s_tol}).x
+            self._add({"s": float(s_c), "delta": self.gap(s_c), "bracket": (float(lo), float(hi)),
+                       "delta_rtol": float("nan")})
+
+    def _refine_slope(self, lo: float, hi: float) -> dict:
+        """Brent's root of g = Delta dDelta/ds in [lo, hi], stopped by the hyperbola test."""
+        history: list[tuple[float, float, float]] = []  # (s, Delta, g)
+
+        def g(s):
+            delta, value = self.gap_and_g(s)
+            history.append((s, delta, value))
+            rel, c2 = _hyperbola(history[-1], history[:-1])
+            if rel <= self.rtol and abs(value / c2) <= self.s_tol:
+                raise _Converged
+            return value
+
+        try:
+            brentq(g, lo, hi, xtol=_RESOLUTION, rtol=4 * np.finfo(float).eps, maxiter=200)
+        except (_Converged, RuntimeError):  # RuntimeError: brentq's iterations ran out
+            pass
+        lowest = min(history, key=lambda h: h[1])
+        rel, c2 = _hyperbola(lowest, [h for h in history if h is not lowest])
+        rel = max(rel, self.gap_error(lowest[0]) / lowest[1])
+        cand = {"s": float(lowest[0]), "delta": float(lowest[1]),
+                "bracket": (float(lo), float(hi)), "delta_rtol": float(rel)}
+        self._own(cand, c2, lo, hi)
+        return cand
+
+    def gap_error(self, s: float) -> float:
+        """A bound on the error of the computed Delta at a point solved to full tolerance.
+
+        Each Ritz value lies within its residual r_j of an eigenvalue (Weyl), so Delta is off
+        by at most ``r_0 + r_d``. Where that exceeds ``rtol * Delta`` (a tiny gap, solved
+        iteratively) the point is solved once more with one level more: the levels 0..d,
+        separated by ``eta`` from level d + 1, are then off by at most ``sum r_j**2 / eta``
+        each (the quadratic residual bound of a cluster). Never below 4 ulp of ||H(s)||, the
+        precision of the residuals themselves.
+        """
+        lv, _ = self.tracker.known(s)
+        d = self.d
+        a, b = self.H.coefficients(s)
+        floor = 4.0 * np.finfo(float).eps * _norm_estimate(self.H, a, b)
+        delta = float(lv.energies[d] - lv.energies[0])
+        error = float(lv.residuals[0] + lv.residuals[d])
+        if error > self.rtol * delta and d + 2 <= self.H.dim:
+            more = _lowest_levels(self.H, s, d + 2, self.tracker.vectors(s), self.tracker.backend,
+                                  self.tracker.tol, 500, self.tracker.memory_limit, True)
+            r = more.residuals
+            eta = float(more.energies[d + 1] - more.energies[d] - r[d + 1] - r[d])
+            if eta > 0:
+                error = min(error, 2.0 * float(np.sum(r[: d + 1] ** 2)) / eta)
+        return max(error, floor)
+
+    def _own(self, cand: dict, c2: float, lo: float, hi: float) -> None:
+        """Mark the neighbourhood of a refined minimum where its hyperbola predicts Delta at
+        both flanks to ``_FLANK_RTOL`` (a side that fails is left to the bound)."""
+        s_c, delta = cand["s"], cand["delta"]
+        if not (np.isfinite(c2) and c2 > 0):
+            return
+        reach = _FLANK_WIDTHS * delta / np.sqrt(c2)
+        ends = []
+        for x in (s_c - reach, s_c + reach):
+            x = min(max(x, lo), hi)
+            if x == s_c:
+                ends.append(s_c)
+                continue
+            model = np.sqrt(delta**2 + c2 * (x - s_c) ** 2)
+            value = self.subdivide(x, model)[0] if x not in (lo, hi) else self.gap(x)
+            ends.append(x if abs(value - model) <= _FLANK_RTOL * model else s_c)
+        if ends[1] > ends[0]:
+            self.owned.append((ends[0], ends[1]))
+
+    def _is_owned(self, lo: float, hi: float) -> bool:
+        return any(a <= lo and hi <= b for a, b in self.owned)
+
+    def certify(self, certify_rtol: float, budget: int, cap: float) -> list:
+        """Split every interval whose bound lies below the best gap (see :func:`min_gap`, 3);
+        returns the intervals left ``[(lo, hi, bound), ...]``."""
+        spent = 0
+        while True:
+            threshold = (1.0 - certify_rtol) * self.best["delta"]
+            pts = self.tracker.points
+            todo = []
+            for lo, hi in zip(pts[:-1], pts[1:]):
+                if self._is_owned(lo, hi):
+                    continue
+                low, x = self.bound(lo, hi)
+                if low < threshold:
+                    todo.append((low, lo, hi, x))
+            if not todo:
+                return []
+            todo.sort()
+            splittable = [t for t in todo if t[2] - t[1] > _RESOLUTION]
+            if not splittable or spent >= budget:
+                return [(float(lo), float(hi), float(low)) for low, lo, hi, _ in todo]
+            for low, lo, hi, x in splittable[:_CERTIFY_SPLITS]:
+                if spent >= budget:
+                    break
+                estimate = min(self.gap_estimate(lo), self.gap_estimate(hi))
+                self.subdivide(x, estimate)
+                spent += 1
+                slopes = [self.slope_estimate(p) for p in (lo, x, hi)]
+                for (a, b), (sa, sb) in zip(((lo, x), (x, hi)), zip(slopes[:-1], slopes[1:])):
+                    if sa < 0.0 < sb and self.refined < cap:
+                        self.examine(a, b, "slope")
+
+    def gap_estimate(self, s: float) -> float:
+        """Delta at a solved point, as solved (no new solve)."""
+        lv, _ = self.tracker.known(s)
+        return float(lv.energies[self.d] - lv.energies[0])
+
+    def slope_estimate(self, s: float) -> float:
+        """dDelta/ds at a solved point, as solved."""
+        _, sl = self.tracker.known(s)
+        return float(sl[self.d] - sl[0])
+
+
+def _hyperbola(point, others) -> tuple[float, float]:
+    """``(rel, c2)``: the hyperbola ``Delta**2 = Delta_min**2 + c2 (s - s*)**2`` through
+    ``point = (s, Delta, g)`` and the point of ``others`` nearest to it (g = Delta dDelta/ds,
+    so ``c2 = dg/ds``), and the relative distance ``1 - Delta_min / Delta`` of its minimum below
+    ``point``'s Delta; ``(inf, nan)`` where no such hyperbola exists."""
+    s, delta, g = point
+    others = [h for h in others if h[0] != s]
+    if not others or not delta > 0:
+        return float("inf"), float("nan")
+    s1, _, g1 = min(others, key=lambda h: abs(h[0] - s))
+    c2 = (g - g1) / (s - s1)
+    if not c2 > 0:
+        return float("inf"), float("nan")
+    predicted = delta**2 - g**2 / c2
+    if predicted < 0:
+        return float("inf"), float(c2)
+    return float(1.0 - np.sqrt(predicted) / delta), float(c2)
 
 
 def _coarse_tol(H: AnnealingHamiltonian, s: float, gap: float | None, rtol: float,

@@ -221,8 +221,18 @@ class AnnealingHamiltonian:
         ``vectors`` are normalised eigenvectors as rows, shape ``(k, dim)``.
         """
         da, db = self.schedule.derivative(float(s))
+        hd, hp = self.level_expectations(vectors)
+        return da * hd + db * hp
+
+    def level_expectations(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(<H_D>_j, <H_P>_j)`` of normalised vectors given as rows ``(k, dim)``.
+
+        They make the levels' slopes in any parametrisation of the anneal, e.g. ``dE_j/ds``
+        (:meth:`level_slopes`) or ``d(E_j / (A + B))/du = <H_P>_j - <H_D>_j`` for
+        ``u = B / (A + B)``.
+        """
         vectors = np.atleast_2d(vectors)
-        out = np.empty(vectors.shape[0])
+        hd, hp = np.empty(vectors.shape[0]), np.empty(vectors.shape[0])
         dtype = np.complex128 if np.iscomplexobj(vectors) else np.float64
         hv = np.empty(self.dim, dtype=dtype)
         for j, v in enumerate(vectors):
@@ -230,10 +240,9 @@ class AnnealingHamiltonian:
             # H_D v by the blocked matvec kernel (a = 1, b = 0): a gather per bit and state
             # re-read the far partners from memory, 4x slower at 22 qubits
             hamiltonian_matvec(v, self._diag, 1.0, 0.0, self.nbits, self.flip_sign, 0.0, hv)
-            hd = float(np.vdot(v, hv).real)
-            hp = float(np.dot(self._diag, np.abs(v) ** 2))
-            out[j] = da * hd + db * hp
-        return out
+            hd[j] = float(np.vdot(v, hv).real)
+            hp[j] = float(np.dot(self._diag, np.abs(v) ** 2))
+        return hd, hp
 
     # --- explicit matrices ----------------------------------------------------------------
     def driver_sparse(self) -> sp.csr_matrix:

@@ -86,7 +86,8 @@ INSTANCE_ATTRS = {
     "error": "traceback of a failed instance", "seconds": "compute time on the worker",
     "worker": "host:pid that computed it",
     "spectral attrs": "delta_min, s_star, degeneracy, sector, scale, matvecs, evaluations, "
-                      "seconds",
+                      "delta_rtol (achieved relative accuracy of delta_min), certified (no "
+                      "interval of s left where a lower gap may hide), seconds",
     "dynamics attrs": "t99 (NaN if not computed), protocol_fidelity, protocol_is_ground, "
                       "protocol_shots, method, tol",
 }

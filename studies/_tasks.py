@@ -81,6 +81,7 @@ def _problem(inst: Instance, settings: dict) -> tuple[dict, dict]:
                              "degeneracy": res.degeneracy, "sector": res.sector,
                              "scale": res.scale, "matvecs": res.matvecs,
                              "evaluations": res.evaluations, "s_tol": sp["s_tol"],
+                             "delta_rtol": res.delta_rtol, "certified": res.certified,
                              "seconds": time.perf_counter() - t}
 
     dy = settings["dynamics"]

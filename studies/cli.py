@@ -47,6 +47,8 @@ def _build_parser() -> argparse.ArgumentParser:
     gap.add_argument("--levels", type=int, default=None,
                      help="levels to compute and plot (default d + 1, at least 2 for --plot)")
     gap.add_argument("--s-tol", type=_positive_float, default=1e-6, help="tolerance on s* (default 1e-6)")
+    gap.add_argument("--rtol", type=_positive_float, default=1e-6,
+                     help="relative tolerance on Delta_min (default 1e-6)")
     gap.add_argument("--coarse-points", type=int, default=17, help="points of the coarse sweep (default 17)")
     gap.add_argument("--schedule", default=None,
                      help="CSV file with columns s, A, B (default: linear A = 1 - s, B = s)")
@@ -172,7 +174,7 @@ def _cmd_gap(args: argparse.Namespace) -> int:
     if args.plot and levels is None:
         levels = max(H.degeneracy + 1, 4)
     t = time.perf_counter()
-    result = spectral.min_gap(H, s_tol=args.s_tol, levels=levels,
+    result = spectral.min_gap(H, s_tol=args.s_tol, rtol=args.rtol, levels=levels,
                               coarse_points=args.coarse_points, backend=args.backend,
                               memory_limit=args.memory_limit)
     timings["min_gap_s"] = time.perf_counter() - t
@@ -186,6 +188,8 @@ def _cmd_gap(args: argparse.Namespace) -> int:
         "problem": args.problem, "n": H.n, "vartype": bqm.vartype.name, "schedule": repr(H.schedule),
         "scale": H.scale, "sector": result.sector, "degeneracy": result.degeneracy,
         "delta_min": result.delta_min, "delta_min_bqm_units": result.delta_min * H.scale,
+        "delta_rtol": result.delta_rtol, "certified": result.certified,
+        "uncertified": [list(u) for u in result.uncertified],
         "s_star": result.s_star, "s_tol": args.s_tol, "levels": int(result.energies.shape[0]),
         "evaluations": result.evaluations, "matvecs": result.matvecs,
         "residuals": result.residuals.tolist(), "timings": timings,
@@ -199,6 +203,9 @@ def _cmd_gap(args: argparse.Namespace) -> int:
         print(f"sector       {result.sector}  (degeneracy of the minimum d = {result.degeneracy})")
         print(f"Delta_min    {result.delta_min:.12g}  (x scale = {result.delta_min * H.scale:.12g} "
               "in the BQM's energy unit)")
+        print(f"accuracy     {result.delta_rtol:.1e} relative on Delta_min; "
+              + ("no interval of s left where a lower gap may hide" if result.certified else
+                 f"{len(result.uncertified)} interval(s) of s NOT certified (see --json)"))
         print(f"s*           {result.s_star:.9f}  (+- {args.s_tol:g})")
         print(f"work         {result.evaluations} eigen-solves, {result.matvecs} matvecs, "
               f"max residual {result.residuals.max():.1e}")

@@ -9,6 +9,11 @@ Formats (chosen by the file's content, then its suffix):
   ``# vartype=SPIN`` header line or the ``vartype`` argument. COO keeps no offset.
 
 A name ``builtin:NAME`` loads a shipped problem; :func:`builtin_problems` lists them.
+
+Two generated families are hard for a minimum-gap search and for annealing:
+:func:`perturbative_crossing_bqm` (a first-order avoided crossing whose gap shrinks
+exponentially with n) and :func:`rounded_ising_bqm` (random couplings near -1, 0, +1, whose
+near-ties give narrow crossings).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from os import PathLike
 from pathlib import Path
 
 import dimod
+import numpy as np
 
-__all__ = ["load_bqm", "builtin_problems"]
+__all__ = ["load_bqm", "builtin_problems", "perturbative_crossing_bqm", "rounded_ising_bqm"]
 
 _BUILTIN_PREFIX = "builtin:"
 
@@ -133,3 +139,39 @@ def _vartype(value, where: str) -> dimod.Vartype:
         return dimod.as_vartype(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: vartype must be 'SPIN' or 'BINARY', got {value!r}.") from exc
+
+
+def perturbative_crossing_bqm(n: int, *, eps: float = 0.1, delta: float = 0.2
+                              ) -> dimod.BinaryQuadraticModel:
+    """A star of n spins whose anneal has a perturbative (first-order) avoided crossing.
+
+    Spin 0, the centre, has field ``h_c = (n - 1)(1 - eps) - delta``; the n - 1 leaves have
+    field ``h = 1 - eps`` and coupling ``J = 1`` to the centre (SPIN). With the centre at -1
+    the leaves feel ``h - J = -eps``: a false minimum with ``2**(n-1)`` low-energy neighbours,
+    which the transverse field lowers by about (n - 1) A(s). With the centre at +1 they feel
+    ``2 - eps``: the true minimum, lower by ``2 delta`` and walled in. The ground state
+    follows the false minimum until late in the anneal, then tunnels to the true one, which
+    flips every spin: the gap there shrinks exponentially in n and the crossing moves towards
+    s = 1 as n grows. The leaves' total spin is conserved, so the spectrum reduces to sectors
+    of ``2 (2S + 1)`` states: an exact reference at any n.
+    """
+    if int(n) < 2:
+        raise ValueError(f"a star needs n >= 2 spins, got {n!r}.")
+    if not (0.0 < eps < 1.0 and delta > 0.0):
+        raise ValueError(f"need 0 < eps < 1 and delta > 0, got eps={eps!r}, delta={delta!r}.")
+    m = int(n) - 1
+    linear = {0: m * (1.0 - eps) - delta, **{i: 1.0 - eps for i in range(1, m + 1)}}
+    return dimod.BinaryQuadraticModel(linear, {(0, i): 1.0 for i in range(1, m + 1)}, 0.0,
+                                      "SPIN")
+
+
+def rounded_ising_bqm(n: int, rng: np.random.Generator, *, jitter: float = 0.02
+                      ) -> dimod.BinaryQuadraticModel:
+    """A random SPIN problem on n variables with fields drawn from {-1, 0, 1} and couplings
+    from {-1, 0, 0, 1}, each plus ``jitter`` times a standard normal: the near-ties of such
+    rounded couplings make narrow avoided crossings and tiny gaps common. Draws h_0..h_{n-1},
+    then J_ij for i < j in order, from ``rng``."""
+    h = {i: float(rng.choice([-1, 0, 1]) + jitter * rng.normal()) for i in range(n)}
+    J = {(i, j): float(rng.choice([-1, 0, 0, 1]) + jitter * rng.normal())
+         for i in range(n) for j in range(i + 1, n)}
+    return dimod.BinaryQuadraticModel(h, J, 0.0, "SPIN")
