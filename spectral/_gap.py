@@ -32,7 +32,7 @@ COARSE_RTOL = 1e-3
 COARSE_LOOSEST = 1e-4
 #: min_gap's certification: a minimum lower than Delta_min by less than this fraction may go
 #: unrefined; most eigen-solves it may add
-CERTIFY_RTOL = 1e-2
+CERTIFY_RTOL = 2e-2
 MAX_EVALUATIONS = 200
 
 
@@ -111,10 +111,11 @@ class MinGap:
     seconds : float
         Wall time.
     delta_rtol : float
-        Achieved relative accuracy of ``delta_min``: ``1 - Delta_pred / delta_min``, with
-        Delta_pred the minimum of the hyperbola through the two refined points nearest s*
-        (0 for an end point; NaN where the minimum was refined on Delta alone, see
-        :func:`min_gap`).
+        Achieved relative accuracy of ``delta_min``: the larger of ``1 - Delta_pred /
+        delta_min``, with Delta_pred the minimum of the hyperbola through the two refined
+        points nearest s* (none at an end point), and the eigensolver's error bound on the
+        computed gap over ``delta_min`` (never below a few ulp of ||H||, so about 1e-6 at a
+        gap of 1e-8); NaN where the minimum was refined on Delta alone (see :func:`min_gap`).
     uncertified : list of tuple
         Intervals ``(lo, hi, bound)`` of s that the certification could not clear of a gap
         below ``(1 - certify_rtol) * delta_min`` (empty when all of [0, 1] is certified).
@@ -192,10 +193,13 @@ class _Tracker:
     """Evaluates the lowest levels at any s, warm-started from the nearest point already solved.
 
     Energies, slopes and residuals are kept for every point; eigenvectors only for the
-    ``_KEEP_VECTORS`` most recent points (at n = 24 one vector is 128 MiB).
+    most recent points that fit in ``_VECTOR_BYTES`` (at least ``_KEEP_VECTORS``; at n = 24
+    one vector is 128 MiB): a point solved far from the last few (a split of the
+    certification) then still finds a near warm start.
     """
 
     _KEEP_VECTORS = 4
+    _VECTOR_BYTES = 256 * 2**20
 
     def __init__(self, H: AnnealingHamiltonian, k: int, backend: str, tol: float,
                  memory_limit):
@@ -270,7 +274,8 @@ class _Tracker:
         slopes = da * hd + db * hp
         self._vectors.pop(s, None)
         self._vectors[s] = lv.vectors
-        if len(self._vectors) > self._KEEP_VECTORS:
+        keep = max(self._KEEP_VECTORS, self._VECTOR_BYTES // max(lv.vectors.nbytes, 1))
+        if len(self._vectors) > keep:
             del self._vectors[next(iter(self._vectors))]
         lv.vectors = None  # kept only in the bounded cache above
         if known:
@@ -304,8 +309,8 @@ class _Tracker:
         i = bisect_left(self._s, s)
         lv, (hd, hp) = self._levels[i], self._expectations[i]
         a, b = self.H.coefficients(s)
-        w = a + b
-        return LevelPoint(u=b / w if w > 0 else np.nan, eps=lv.energies[: d + 1] / w,
+        w = a + b if a + b > 0 else np.nan  # no bound where A + B vanishes
+        return LevelPoint(u=b / w, eps=lv.energies[: d + 1] / w,
                           slopes=(hp - hd)[: d + 1], errors=lv.residuals[: d + 1] / w)
 
 
@@ -507,11 +512,11 @@ def min_gap(
         reference = float(E[d, j] - E[0, j])
     gaps = E[d] - E[0]
 
-    def subdivide(s, predicted):
-        """Delta and its slope at a new point, to ``_ADAPT_RTOL`` of the gap (it only has to
+    def subdivide(s, predicted, rtol_gap=_ADAPT_RTOL):
+        """Delta and its slope at a new point, to ``rtol_gap`` of the gap (it only has to
         check a prediction or a bound); a point the refinement uses later is solved again to
         ``tol``."""
-        lv, slope = solve_to_gap(s, max(predicted, 0.0), _ADAPT_RTOL)
+        lv, slope = solve_to_gap(s, max(predicted, 0.0), rtol_gap)
         return float(lv.energies[d] - lv.energies[0]), slope
 
     # adaptive refinement near the bottom: subdivide every interval whose cubic Hermite
@@ -566,8 +571,10 @@ _FLANK_WIDTHS = 8.0
 _FLANK_RTOL = 0.1
 #: intervals of s narrower than this are not split (s is a double; near 1 its ulp is 1.1e-16)
 _RESOLUTION = 1e-12
-#: most intervals split per round of the certification
+#: most intervals split per round of the certification; residual of a split's levels relative
+#: to the gap (the bound subtracts 3 x 4 residuals: 0.12 % of the gap, within certify_rtol)
 _CERTIFY_SPLITS = 8
+_CERTIFY_POINT_RTOL = 1e-4
 
 
 class _Search:
@@ -604,20 +611,22 @@ class _Search:
         delta = float(lv.energies[self.d] - lv.energies[0])
         return delta, delta * float(sl[self.d] - sl[0])
 
-    def bound(self, lo: float, hi: float) -> tuple[float, float]:
-        """A lower bound on Delta over [lo, hi] (both solved) and where to split it."""
+    def bound(self, lo: float, hi: float) -> tuple[float, float, float]:
+        """A lower bound on Delta over [lo, hi] (both solved), where to split the interval,
+        and how much of the bound's shortfall the two ends' eigenvalue errors make."""
         pa, pb = self.tracker.level_point(lo, self.d), self.tracker.level_point(hi, self.d)
         low, u = gap_lower_bound(pa, pb, self.d)
         if not np.isfinite(low):
-            return -np.inf, 0.5 * (lo + hi)
+            return -np.inf, 0.5 * (lo + hi), 0.0
         a, b = self.H.schedule(np.linspace(lo, hi, 9))
         w = a + b
         bound = low * (w.min() if low >= 0 else w.max())
         x = lo + (u - pa.u) / (pb.u - pa.u) * (hi - lo)
-        margin = 0.01 * (hi - lo)
-        if not (lo + margin < x < hi - margin):
+        edge = 0.01 * (hi - lo)
+        if not (lo + edge < x < hi - edge):
             x = 0.5 * (lo + hi)  # lowest at an end: halve
-        return float(bound), float(x)
+        errors = 3.0 * float(pa.errors.sum() + pb.errors.sum()) * w.max()
+        return float(bound), float(x), errors
 
     def examine(self, lo: float, hi: float, how: str) -> None:
         """Refine the local minimum in [lo, hi] unless the bound puts it above the best."""
@@ -716,20 +725,27 @@ class _Search:
             for lo, hi in zip(pts[:-1], pts[1:]):
                 if self._is_owned(lo, hi):
                     continue
-                low, x = self.bound(lo, hi)
+                low, x, errors = self.bound(lo, hi)
                 if low < threshold:
-                    todo.append((low, lo, hi, x))
+                    todo.append((low, lo, hi, x, low + errors >= threshold))
             if not todo:
                 return []
             todo.sort()
             splittable = [t for t in todo if t[2] - t[1] > _RESOLUTION]
             if not splittable or spent >= budget:
-                return [(float(lo), float(hi), float(low)) for low, lo, hi, _ in todo]
-            for low, lo, hi, x in splittable[:_CERTIFY_SPLITS]:
+                return [(float(lo), float(hi), float(low)) for low, lo, hi, _, _ in todo]
+            for low, lo, hi, x, loose in splittable[:_CERTIFY_SPLITS]:
                 if spent >= budget:
                     break
+                before = self.tracker.evaluations
+                if loose:  # short by the ends' errors alone: solve them tighter, not split
+                    for end in (lo, hi):
+                        self.subdivide(end, self.gap_estimate(end), _CERTIFY_POINT_RTOL)
+                    spent += self.tracker.evaluations - before
+                    if self.tracker.evaluations > before:
+                        continue
                 estimate = min(self.gap_estimate(lo), self.gap_estimate(hi))
-                self.subdivide(x, estimate)
+                self.subdivide(x, estimate, _CERTIFY_POINT_RTOL)
                 spent += 1
                 slopes = [self.slope_estimate(p) for p in (lo, x, hi)]
                 for (a, b), (sa, sb) in zip(((lo, x), (x, hi)), zip(slopes[:-1], slopes[1:])):

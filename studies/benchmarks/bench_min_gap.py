@@ -1,5 +1,5 @@
 """Benchmark: what min_gap's certification and hyperbola refinement cost, against another
-commit's min_gap and against a dense scan.
+commit's min_gap and against a scan of the gap on a grid.
 
 Two parts, each optional:
 
@@ -8,10 +8,11 @@ Two parts, each optional:
   checkout at PATH (e.g. ``git worktree add /tmp/base HEAD~3``), in alternation, ``--repeats``
   times each, in fresh subprocesses (one Numba cache each, warmed by one untimed call first).
   It prints per n the medians, their ratio (ours / theirs), the eigen-solves and matvecs.
-- ``--hard``: the hard families of ``studies.problems`` -- six random rounded Ising instances
-  (n = 8; trials 21, 77, 190, 237, 238 and 276 of ``default_rng(2026)``: narrow crossings and
-  gaps of 1e-8 to 3e-4) and the star with a perturbative crossing (n = 8..14) -- min_gap's time, eigen-solves and matvecs against a 2001-point scan of the gap by dense
-  diagonalisation (n = 8; from n = 10 on the scan is timed on 21 of its points and
+- ``--hard``: the hard families of ``studies.problems``: six random rounded Ising instances
+  (n = 8; trials 21, 77, 190, 237, 238 and 276 of ``default_rng(2026)``: narrow crossings
+  and gaps of 1e-8 to 3e-4) and the star with a perturbative crossing (n = 8..14). It times
+  min_gap (eigen-solves, matvecs) against a 2001-point scan of the gap (dense
+  diagonalisation at n = 8; from n = 10 on CSR + eigsh, timed on 21 of its points and
   extrapolated, said so in the output), with the two Delta_min.
 
 ``--json FILE`` writes every row. Run from the repository root:
@@ -79,17 +80,24 @@ def against(other: str, sizes, repeats: int, seed: int) -> list[dict]:
     return rows
 
 
-def _dense_scan(bqm, points: int, timed: int) -> tuple[float, float]:
-    """Seconds of a ``points``-point dense scan of Delta (timed on ``timed`` of them) and the
-    lowest gap on the timed points."""
+def _scan(bqm, points: int, timed: int) -> tuple[float, float]:
+    """Seconds of a ``points``-point scan of Delta (timed on ``timed`` of them, extrapolated)
+    and the lowest gap on the timed points: dense diagonalisation up to n = 8, above it CSR +
+    eigsh(k=2) as bench_spectral's baseline (a dense H is 2 GiB at n = 14)."""
     sys.path.insert(0, ROOT)
+    import spectral
+    from studies.benchmarks.bench_spectral import baseline
     from tests import naive
 
-    gap, _ = naive.dense_gap_function(bqm)
     grid = np.linspace(0.0, 1.0, timed)
-    t = time.perf_counter()
-    values = [gap(s) for s in grid]
-    return (time.perf_counter() - t) * points / timed, float(min(values))
+    if bqm.num_variables <= 8:
+        gap, _ = naive.dense_gap_function(bqm)
+        t = time.perf_counter()
+        values = [gap(s) for s in grid]
+        seconds = time.perf_counter() - t
+    else:
+        seconds, values = baseline(spectral.AnnealingHamiltonian.from_bqm(bqm), grid)
+    return seconds * points / timed, float(np.min(values))
 
 
 def hard(points: int = 2001) -> list[dict]:
@@ -102,7 +110,7 @@ def hard(points: int = 2001) -> list[dict]:
     cases = [(f"rounded-ising trial {t}", drawn[t]) for t in (21, 77, 190, 237, 238, 276)]
     cases += [(f"star n={n}", perturbative_crossing_bqm(n)) for n in (8, 10, 12, 14)]
     spectral.min_gap(perturbative_crossing_bqm(4))  # compile
-    print(f"# hard families: min_gap against a {points}-point dense scan of Delta")
+    print(f"# hard families: min_gap against a {points}-point scan of Delta")
     print(f"{'instance':>26} {'n':>3} {'min_gap_s':>9} {'evals':>6} {'matvecs':>8} {'scan_s':>9} "
           f"{'ratio':>7} {'delta_min':>11} {'delta_rtol':>10} {'scan_min':>11}")
     rows = []
@@ -112,7 +120,7 @@ def hard(points: int = 2001) -> list[dict]:
         r = spectral.min_gap(bqm)
         seconds = time.perf_counter() - t
         timed = points if n <= 8 else 21
-        scan_s, scan_min = _dense_scan(bqm, points, timed)
+        scan_s, scan_min = _scan(bqm, points, timed)
         note = "" if timed == points else f"  (scan timed on {timed} points, extrapolated)"
         rows.append({"instance": name, "n": n, "min_gap_s": seconds, "evaluations": r.evaluations,
                      "matvecs": r.matvecs, "scan_s": scan_s, "scan_points_timed": timed,
