@@ -556,7 +556,7 @@ def min_gap(
         sector=H.sector, n=H.n, scale=H.scale, s=grid, energies=E, gaps=gaps,
         residuals=final.residuals, matvecs=H.matvecs - start, evaluations=tracker.evaluations,
         candidates=search.candidates, seconds=time.perf_counter() - t0,
-        delta_rtol=float(best["delta_rtol"]), uncertified=uncertified,
+        delta_rtol=search.achieved_rtol(), uncertified=uncertified,
     )
 
 
@@ -751,6 +751,19 @@ class _Search:
                 for (a, b), (sa, sb) in zip(((lo, x), (x, hi)), zip(slopes[:-1], slopes[1:])):
                     if sa < 0.0 < sb and self.refined < cap:
                         self.examine(a, b, "slope")
+
+    def achieved_rtol(self) -> float:
+        """The best candidate's accuracy, widened by any other candidate whose own accuracy
+        reaches below it (e.g. an end point next to an interior minimum refined to within
+        ``rtol`` of a value just above the end point's)."""
+        best = self.best
+        rel = best["delta_rtol"]
+        for cand in self.candidates:
+            if cand is not best and np.isfinite(cand["delta_rtol"]):
+                reach = cand["delta"] * (1.0 - cand["delta_rtol"])
+                if reach < best["delta"]:
+                    rel = max(rel, 1.0 - reach / best["delta"])
+        return float(rel)
 
     def gap_estimate(self, s: float) -> float:
         """Delta at a solved point, as solved (no new solve)."""
