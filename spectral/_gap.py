@@ -119,6 +119,8 @@ class MinGap:
     uncertified : list of tuple
         Intervals ``(lo, hi, bound)`` of s that the certification could not clear of a gap
         below ``(1 - certify_rtol) * delta_min`` (empty when all of [0, 1] is certified).
+    certify_rtol : float
+        The certification's slack (see :func:`min_gap`).
     """
 
     delta_min: float
@@ -137,6 +139,7 @@ class MinGap:
     seconds: float = 0.0
     delta_rtol: float = float("nan")
     uncertified: list = field(default_factory=list)
+    certify_rtol: float = CERTIFY_RTOL
 
     @property
     def certified(self) -> bool:
@@ -153,6 +156,7 @@ class MinGap:
             "evaluations": self.evaluations, "candidates": self.candidates,
             "seconds": self.seconds, "delta_rtol": self.delta_rtol,
             "uncertified": [list(u) for u in self.uncertified],
+            "certify_rtol": self.certify_rtol,
         }
 
 
@@ -556,7 +560,7 @@ def min_gap(
         sector=H.sector, n=H.n, scale=H.scale, s=grid, energies=E, gaps=gaps,
         residuals=final.residuals, matvecs=H.matvecs - start, evaluations=tracker.evaluations,
         candidates=search.candidates, seconds=time.perf_counter() - t0,
-        delta_rtol=search.achieved_rtol(), uncertified=uncertified,
+        delta_rtol=search.achieved_rtol(), uncertified=uncertified, certify_rtol=certify_rtol,
     )
 
 

@@ -204,7 +204,8 @@ def _cmd_gap(args: argparse.Namespace) -> int:
         print(f"Delta_min    {result.delta_min:.12g}  (x scale = {result.delta_min * H.scale:.12g} "
               "in the BQM's energy unit)")
         print(f"accuracy     {result.delta_rtol:.1e} relative on Delta_min; "
-              + ("no interval of s left where a lower gap may hide" if result.certified else
+              + (f"certified: no gap below {1 - result.certify_rtol:.0%} of it anywhere on [0, 1]"
+                 if result.certified else
                  f"{len(result.uncertified)} interval(s) of s NOT certified (see --json)"))
         print(f"s*           {result.s_star:.9f}  (+- {args.s_tol:g})")
         print(f"work         {result.evaluations} eigen-solves, {result.matvecs} matvecs, "

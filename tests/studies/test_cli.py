@@ -31,6 +31,8 @@ def test_gap_json_matches_library(capsys):
     assert out["n"] == 12 and out["sector"] == "full" and out["degeneracy"] == 1
     assert out["delta_min_bqm_units"] == pytest.approx(out["delta_min"] * out["scale"])
     assert set(out["timings"]) >= {"load_s", "build_s", "min_gap_s"}
+    assert out["certified"] is True and out["uncertified"] == []
+    assert out["delta_rtol"] == pytest.approx(ref.delta_rtol, rel=1e-3) and out["delta_rtol"] < 1e-6
 
 
 @pytest.mark.parametrize("fmt", ["bqm", "json-dimod", "json-plain", "coo"])
