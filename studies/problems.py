@@ -125,13 +125,25 @@ def _from_coo(text: str, where: str, vartype: str | None) -> dimod.BinaryQuadrat
             f"{where}: a COO problem needs its vartype: add a '# vartype=BINARY' (or SPIN) line, "
             "or pass --vartype."
         )
-    body = "\n".join(l for l in text.splitlines() if not l.strip().startswith("#"))
-    try:
-        from dimod.serialization import coo
-
-        return coo.loads(body, vartype=_vartype(vt, where))
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: not a COO problem ('i j bias' per line): {exc}") from exc
+    bqm = dimod.BinaryQuadraticModel(_vartype(vt, where))
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        try:
+            i, j, bias = int(fields[0]), int(fields[1]), float(fields[2])
+            ok = len(fields) == 3 and i >= 0 and j >= 0 and np.isfinite(bias)
+        except (ValueError, IndexError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"{where}, line {number}: {line.strip()!r} is not 'i j bias' (two variable "
+                "indices >= 0 and a finite number); fix or remove the line.")
+        if i == j:
+            bqm.add_linear(i, bias)
+        else:
+            bqm.add_quadratic(i, j, bias)
+    return bqm
 
 
 def _vartype(value, where: str) -> dimod.Vartype:

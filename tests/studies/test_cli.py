@@ -127,3 +127,19 @@ def test_explain_command_draws_a_gallery(tmp_path, monkeypatch, capsys, trained_
     assert png.stat().st_size > 5000 and out.count("true 3") == 2 and "qubo-paper maps" in out
     assert main(["explain", "--index", "100000", "--out", str(png)]) == 2
     assert "--index must be in 0.." in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["0 1 nan", "1 2 x", "0 1", "0 1 2 3", "-1 2 0.5", "0 1 inf"])
+def test_coo_lines_that_do_not_parse_are_errors_with_their_line_number(tmp_path, bad):
+    path = tmp_path / "problem.coo"
+    path.write_text(f"# vartype=SPIN\n0 0 0.5\n0 1 -1.0\n{bad}\n")
+    with pytest.raises(ValueError, match=r"problem.coo, line 4: .* is not 'i j bias'"):
+        load_bqm(path)
+
+
+def test_coo_reads_linear_quadratic_and_repeated_terms(tmp_path):
+    path = tmp_path / "problem.coo"
+    path.write_text("# vartype=BINARY\n0 0 0.5\n\n0 1 -1.0\n1 0 0.25\n2 2 -2e-1\n")
+    bqm = load_bqm(path)
+    assert bqm == dimod.BinaryQuadraticModel({0: 0.5, 1: 0.0, 2: -0.2}, {(0, 1): -0.75}, 0.0,
+                                             "BINARY")
