@@ -607,12 +607,12 @@ class _Search:
 
     def gap(self, s: float) -> float:
         lv = self.tracker(s)[0]
-        return float(lv.energies[self.d] - lv.energies[0])
+        return _delta(lv, self.d)
 
     def gap_and_g(self, s: float) -> tuple[float, float]:
         """Delta and ``g = Delta dDelta/ds`` at the tracker's full tolerance."""
         lv, sl = self.tracker(s)
-        delta = float(lv.energies[self.d] - lv.energies[0])
+        delta = _delta(lv, self.d)
         return delta, delta * float(sl[self.d] - sl[0])
 
     def bound(self, lo: float, hi: float) -> tuple[float, float, float]:
@@ -685,7 +685,7 @@ class _Search:
         d = self.d
         a, b = self.H.coefficients(s)
         floor = 4.0 * np.finfo(float).eps * _norm_estimate(self.H, a, b)
-        delta = float(lv.energies[d] - lv.energies[0])
+        delta = _delta(lv, d)
         error = float(lv.residuals[0] + lv.residuals[d])
         if error > self.rtol * delta and d + 2 <= self.H.dim:
             more = _lowest_levels(self.H, s, d + 2, self.tracker.vectors(s), self.tracker.backend,
@@ -772,12 +772,17 @@ class _Search:
     def gap_estimate(self, s: float) -> float:
         """Delta at a solved point, as solved (no new solve)."""
         lv, _ = self.tracker.known(s)
-        return float(lv.energies[self.d] - lv.energies[0])
+        return _delta(lv, self.d)
 
     def slope_estimate(self, s: float) -> float:
         """dDelta/ds at a solved point, as solved."""
         _, sl = self.tracker.known(s)
         return float(sl[self.d] - sl[0])
+
+
+def _delta(lv: Levels, d: int) -> float:
+    """Delta = E_d - E_0 of solved levels."""
+    return float(lv.energies[d] - lv.energies[0])
 
 
 def _hyperbola(point, others) -> tuple[float, float]:
