@@ -17,23 +17,27 @@ from ._capture import Capture, ablation_relevance, capture, resolve_layer
 from ._data import ImageDataset, load_digits_dataset
 from ._exact import ExactGroundStateSolver
 from ._loaders import load_image_folder, load_mnist, load_stl10
-from ._models import GapNet, PaperNet, build_model
+from ._factory import check_classifier, model_from_factory
+from ._models import GapNet, InputNormalization, PaperNet, build_model
+from ._resnet import ResNet18, ResNet18Features, load_resnet18_state_dict
 from ._qubocam import QuboCAM
 from ._qubo import cardinality_bqm, cardinality_penalty, normalise_relevance, paper_bqm
 from ._scores import redundancy, relevance
 from ._selection import CandidatesTruncatedWarning, SelectionQubo
 from ._solvers import SAMPLERS, get_sampler, selections
 from ._xai import METHODS, Explanations, XaiStudy, explain, select_correct, xai_study
-from ._train import (TrainResult, cache_dir, default_model, evaluate, load_checkpoint,
-                     save_checkpoint, train)
+from ._train import (TrainResult, cache_dir, dataset_fingerprint, default_model, evaluate,
+                     load_checkpoint, save_checkpoint, train, trained_model)
 from .exceptions import DataError, EncodingError
 
 __all__ = [
     "Capture", "ablation_relevance", "capture", "resolve_layer",
     "ImageDataset", "load_digits_dataset", "load_image_folder", "load_mnist", "load_stl10",
-    "GapNet", "PaperNet", "build_model",
-    "TrainResult", "cache_dir", "default_model", "evaluate", "load_checkpoint",
-    "save_checkpoint", "train",
+    "GapNet", "PaperNet", "build_model", "InputNormalization",
+    "ResNet18", "ResNet18Features", "load_resnet18_state_dict",
+    "model_from_factory", "check_classifier",
+    "TrainResult", "cache_dir", "dataset_fingerprint", "default_model", "evaluate",
+    "load_checkpoint", "save_checkpoint", "train", "trained_model",
     "relevance", "redundancy", "normalise_relevance",
     "paper_bqm", "cardinality_bqm", "cardinality_penalty",
     "SelectionQubo", "CandidatesTruncatedWarning",

@@ -110,7 +110,9 @@ class BaseCAM:
     def __call__(self, input_tensor, targets=None) -> np.ndarray:
         """Heatmaps ``(B, H, W)`` in [0, 1] for the target classes.
 
-        ``targets``: None (predicted class), "runner-up", a class index, or one per image.
+        ``targets``: None (predicted class), "runner-up", a class index, one per image, or
+        pytorch-grad-cam's target objects (``[ClassifierOutputTarget(c), ...]``, or any
+        callable mapping one image's output to a scalar tensor).
         """
         cap = capture(self.model, input_tensor, self.target_layers[0], targets)
         weights = np.asarray(self.channel_weights(cap), dtype=np.float64)

@@ -31,9 +31,15 @@ class Capture:
         dy_c / dA for each image's target class c, y_c being the class logit.
     logits : (B, classes) ndarray, float32
     targets : (B,) ndarray, int64
-        The class explained for each image.
+        The class explained for each image; -1 where a target object other than a class index
+        was given (its ``category`` attribute is used when it has one, as pytorch-grad-cam's
+        ``ClassifierOutputTarget`` does).
     layer : str
         Dotted name of the layer.
+    target_scores : (B,) ndarray, float64
+        The explained score of each image (the target logit y_c, or the target object's value).
+    target_objects : tuple of callables, optional
+        The target objects given, if any (for re-scoring, e.g. by ablation).
     """
 
     activations: np.ndarray
@@ -41,6 +47,8 @@ class Capture:
     logits: np.ndarray
     targets: np.ndarray
     layer: str
+    target_scores: np.ndarray | None = None
+    target_objects: tuple | None = None
 
     def __len__(self) -> int:
         return int(self.activations.shape[0])
@@ -52,7 +60,9 @@ class Capture:
 
     @property
     def scores(self) -> np.ndarray:
-        """``(B,)`` the target-class logits y_c."""
+        """``(B,)`` the explained scores (the target-class logits y_c for class targets)."""
+        if self.target_scores is not None:
+            return self.target_scores
         return self.logits[np.arange(len(self)), self.targets]
 
 
@@ -68,9 +78,15 @@ def resolve_layer(model: nn.Module, layer) -> tuple[nn.Module, str]:
     try:
         return model.get_submodule(layer), layer
     except AttributeError:
+        import difflib
+
         names = [n for n, _ in model.named_modules() if n]
-        shown = ", ".join(names[:40]) + (f", ... ({len(names)} in all)" if len(names) > 40 else "")
-        raise EncodingError(f"the model has no layer {layer!r}; valid names: {shown}.") from None
+        near = difflib.get_close_matches(layer, names, n=5, cutoff=0.5)
+        hint = f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
+        top = [n for n in names if "." not in n]
+        shown = ", ".join(top[:40]) + (f", ... ({len(top)} in all)" if len(top) > 40 else "")
+        raise EncodingError(f"the model has no layer {layer!r}{hint}; its top-level layers: "
+                            f"{shown} (a dotted name reaches inside them).") from None
 
 
 def _check_images(images) -> torch.Tensor:
@@ -122,6 +138,47 @@ def _resolve_targets(targets, logits: torch.Tensor) -> torch.Tensor:
         raise EncodingError(f"targets must be class indices in 0..{classes - 1}, got "
                             f"{int(t.min())}..{int(t.max())}.")
     return t
+
+
+def _is_target_object(target) -> bool:
+    return callable(target) and not isinstance(target, (str, bytes, np.ndarray, torch.Tensor))
+
+
+class _Targets:
+    """What each image's explained score is: a class logit, or a target object's value."""
+
+    def __init__(self, targets, logits: torch.Tensor):
+        b = logits.shape[0]
+        if _is_target_object(targets):
+            targets = [targets] * b
+        self.objects = None
+        if isinstance(targets, (list, tuple)) and any(_is_target_object(t) for t in targets):
+            if len(targets) != b or not all(_is_target_object(t) for t in targets):
+                raise EncodingError(f"target objects must be given one per image ({b}), all "
+                                    f"callable (e.g. ClassifierOutputTarget(c)); got "
+                                    f"{len(targets)} entries.")
+            self.objects = tuple(targets)
+            self.indices = torch.tensor([int(getattr(t, "category", -1))
+                                         if isinstance(getattr(t, "category", None), (int, np.integer))
+                                         else -1 for t in targets], dtype=torch.int64)
+        else:
+            self.indices = _resolve_targets(targets, logits.detach())
+
+    def scores(self, logits: torch.Tensor, images=None) -> torch.Tensor:
+        """The score of each row of ``logits``; ``images[r]`` is the image of row r."""
+        rows = torch.arange(logits.shape[0]) if images is None else torch.as_tensor(images)
+        if self.objects is None:
+            return logits.gather(1, self.indices[rows][:, None])[:, 0]
+        out = []
+        for r, i in enumerate(rows.tolist()):
+            value = self.objects[i](logits[r])
+            if not isinstance(value, torch.Tensor) or value.numel() != 1:
+                raise EncodingError(f"target object {self.objects[i]!r} must map one image's "
+                                    "output (classes,) to a scalar tensor, got "
+                                    f"{type(value).__name__} of shape "
+                                    f"{tuple(getattr(value, 'shape', ()))}.")
+            out.append(value.reshape(()))
+        return torch.stack(out)
 
 
 @contextmanager
@@ -180,15 +237,18 @@ def capture(model: nn.Module, images, layer, targets=None) -> Capture:
     layer : nn.Module or str
         The explained layer, or its dotted name (``"reduce"`` for qaxai's models). Its output
         must be a ``(B, K, H, W)`` tensor.
-    targets : None, "predicted", "runner-up", int or sequence of int
+    targets : None, "predicted", "runner-up", int, sequence of int, or target objects
         Class explained per image: the predicted class (default), the second-highest logit,
-        one class for all, or one per image.
+        one class for all, or one per image. Or, as in pytorch-grad-cam, one callable per
+        image (or one for all) mapping that image's output ``(classes,)`` to the scalar
+        explained, e.g. ``ClassifierOutputTarget(c)``.
 
     Returns
     -------
     Capture
-        Gradients are ``d y_c / d A`` of the logit y_c, computed by autograd in one backward
-        pass of ``sum_b y_{c_b}`` (images do not interact in eval mode).
+        Gradients are ``d y / d A`` of each image's score y (the logit y_c for a class),
+        computed by autograd in one backward pass of their sum (images do not interact in
+        eval mode).
     """
     images = _check_images(images)
     _check_channels(model, images)
@@ -198,9 +258,9 @@ def capture(model: nn.Module, images, layer, targets=None) -> Capture:
         if logits.ndim != 2 or logits.shape[0] != images.shape[0]:
             raise EncodingError(f"the model must return logits (B, classes), got "
                                 f"{tuple(logits.shape)}.")
-        t = _resolve_targets(targets, logits.detach())
-        score = logits.gather(1, t[:, None]).sum()
-        (grad,) = torch.autograd.grad(score, A, allow_unused=True)
+        t = _Targets(targets, logits)
+        scores = t.scores(logits)
+        (grad,) = torch.autograd.grad(scores.sum(), A, allow_unused=True)
     if grad is None:
         raise EncodingError(f"the class scores do not depend on layer {name!r}: it has no "
                             "gradient. Choose a layer the logits are computed from.")
@@ -211,7 +271,8 @@ def capture(model: nn.Module, images, layer, targets=None) -> Capture:
     if not np.isfinite(acts).all() or not torch.isfinite(grad).all():
         raise EncodingError(f"layer {name!r} produced NaN or inf activations or gradients; check "
                             "the model's weights and the image scaling.")
-    return Capture(acts, grad.detach().numpy(), logits.detach().numpy(), t.numpy(), name)
+    return Capture(acts, grad.detach().numpy(), logits.detach().numpy(), t.indices.numpy(), name,
+                   scores.detach().double().numpy(), t.objects)
 
 
 @torch.no_grad()
@@ -245,8 +306,8 @@ def ablation_relevance(model: nn.Module, images, layer, targets=None, channels=N
 
     with _eval_mode(model), _hooked(module, hook):
         logits, A = _forward_with_layer(model, module, name, images)
-        t = _resolve_targets(targets, logits)
-        base = logits.gather(1, t[:, None])[:, 0].double().numpy()
+        t = _Targets(targets, logits)
+        base = t.scores(logits).double().numpy()
         k = A.shape[1]
         chans = np.arange(k) if channels is None else np.asarray(channels, dtype=np.int64)
         if chans.size and (chans.min() < 0 or chans.max() >= k):
@@ -258,5 +319,5 @@ def ablation_relevance(model: nn.Module, images, layer, targets=None, channels=N
             mask = torch.ones(bi.numel(), k)
             mask[torch.arange(bi.numel()), torch.as_tensor(chans[j_idx[start:start + batch_size]])] = 0.0
             state["mask"] = mask
-            out[start:start + bi.numel()] = model(images[bi]).gather(1, t[bi][:, None])[:, 0].double().numpy()
+            out[start:start + bi.numel()] = t.scores(model(images[bi]), bi).double().numpy()
     return base[:, None] - out.reshape(images.shape[0], chans.size)

@@ -161,15 +161,17 @@ def load_mnist(root, split: str = "train", size: int | tuple[int, int] | None = 
                         tuple(str(c) for c in range(n_classes)), f"mnist-{split}")
 
 
-def load_image_folder(root, size: int | tuple[int, int], mode: str = "RGB") -> ImageDataset:
-    """Images from ``root/<class name>/<file>``, resized to ``size``.
+def load_image_folder(root, size: int | tuple[int, int] | None = None, mode: str = "RGB"
+                      ) -> ImageDataset:
+    """Images from ``root/<class name>/<file>``.
 
     Parameters
     ----------
     root : path
-        One sub-folder per class; labels follow the sorted folder names.
-    size : int or (int, int)
-        Every image is resized (bilinear) to this size, so that they stack.
+        One sub-folder per class (at least two), each holding at least one image; labels follow
+        the sorted folder names.
+    size : int or (int, int), optional
+        Resize every image (bilinear) to this size. Required when the images differ in size.
     mode : {"RGB", "L"}
         Colour (3 channels) or grey (1 channel).
     """
@@ -181,15 +183,19 @@ def load_image_folder(root, size: int | tuple[int, int], mode: str = "RGB") -> I
     if not root.is_dir():
         raise DataError(f"image folder {str(root)!r} does not exist: expected one sub-folder per "
                         "class holding image files.")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if not classes:
-        raise DataError(f"{str(root)!r} has no sub-folders: expected one sub-folder per class "
-                        "(root/<class>/<image>.png).")
-    images, labels = [], []
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"{str(root)!r} has {len(classes)} class sub-folder(s) "
+                        f"{classes}: a classifier's explanations need at least two classes "
+                        "(root/<class>/<image>.png, one sub-folder per class).")
+    images, labels, first = [], [], None
     for label, name in enumerate(classes):
-        for path in sorted((root / name).iterdir()):
-            if path.suffix.lower() not in _IMAGE_SUFFIXES:
-                continue
+        files = [p for p in sorted((root / name).iterdir())
+                 if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()]
+        if not files:
+            raise DataError(f"class folder {str(root / name)!r} holds no image files "
+                            f"({', '.join(sorted(_IMAGE_SUFFIXES))}); remove it or add images.")
+        for path in files:
             try:
                 with Image.open(path) as im:
                     arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
@@ -197,10 +203,15 @@ def load_image_folder(root, size: int | tuple[int, int], mode: str = "RGB") -> I
                 raise DataError(f"cannot read image {str(path)!r}: {err}") from err
             t = torch.from_numpy(arr)
             t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
+            if size is None:
+                if first is None:
+                    first = (path, tuple(t.shape[-2:]))
+                elif tuple(t.shape[-2:]) != first[1]:
+                    raise DataError(
+                        f"images differ in size: {str(first[0])!r} is {first[1][0]}x{first[1][1]}, "
+                        f"{str(path)!r} is {t.shape[-2]}x{t.shape[-1]}; give a size to resize "
+                        "them to (config: [data] size = 224, or [h, w]).")
             images.append(resize_images(t[None], size)[0])
             labels.append(label)
-    if not images:
-        raise DataError(f"no image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) under "
-                        f"{str(root)!r}.")
     return ImageDataset(torch.stack(images), torch.tensor(labels, dtype=torch.int64),
                         tuple(classes), f"folder:{root.name}")

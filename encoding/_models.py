@@ -13,9 +13,13 @@ Backbones (by name, so that a model is rebuilt from its JSON config):
 
 - ``"digits-conv"``: two Conv(3 x 3) + ReLU + BatchNorm layers (16 and 32 channels, size
   kept), trained together with the rest on the bundled digits -- the offline default.
-- ``"resnet18"``: torchvision's ResNet-18 cut after ``layer3`` (256 channels, stride 16),
-  frozen, its weights read from a local file (``weights=``); needs torchvision
-  (``pip install qaxai[resnet]``). Nothing is downloaded.
+- ``"resnet18"``: ResNet-18 cut after ``layer3`` (256 channels, stride 16), frozen, its
+  weights read from a local torchvision-format state_dict file (``weights=``). Plain torch
+  (:mod:`encoding._resnet`): torchvision is not needed. Nothing is downloaded.
+
+Input normalisation (``mean``, ``std`` per channel, e.g. ImageNet's for the ResNet-18
+weights) is part of the model: images stay in [0, 1] everywhere else (figures, deletion and
+insertion baselines), and a checkpoint rebuilds it from its config.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ._resnet import ResNet18Features, load_resnet18_state_dict
 from .exceptions import EncodingError
 
-__all__ = ["PaperNet", "GapNet", "build_model", "MODEL_CLASSES"]
+__all__ = ["PaperNet", "GapNet", "build_model", "MODEL_CLASSES", "InputNormalization"]
 
 BACKBONES = ("digits-conv", "resnet18")
 
@@ -41,31 +46,36 @@ def _digits_conv(in_channels: int) -> tuple[nn.Module, int]:
 
 
 def _resnet18(in_channels: int, weights: str | None) -> tuple[nn.Module, int]:
-    try:
-        import torchvision
-    except ImportError as err:
-        raise EncodingError(
-            "the 'resnet18' backbone needs torchvision: pip install 'qaxai[resnet]' (or "
-            "pip install torchvision), then pass a local weights file with weights=PATH."
-        ) from err
     if in_channels != 3:
         raise EncodingError(f"the 'resnet18' backbone takes 3-channel images, got "
                             f"in_channels={in_channels}.")
-    net = torchvision.models.resnet18(weights=None)
+    body = ResNet18Features()
     if weights is not None:
-        path = Path(weights)
-        if not path.is_file():
-            raise EncodingError(f"ResNet-18 weights file {str(path)!r} does not exist. qaxai "
-                                "never downloads weights: save torchvision's "
-                                "resnet18 state_dict there first.")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if missing:
-            raise EncodingError(f"{str(path)!r} is not a ResNet-18 state_dict: missing "
-                                f"{sorted(missing)[:5]}...")
-    body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2,
-                         net.layer3)
-    return body, 256
+        load_resnet18_state_dict(body, weights)
+    return body, ResNet18Features.out_channels
+
+
+class InputNormalization(nn.Module):
+    """``(x - mean) / std`` per channel; the identity when ``mean`` and ``std`` are None."""
+
+    def __init__(self, mean=None, std=None, channels: int = 1):
+        super().__init__()
+        if (mean is None) != (std is None):
+            raise EncodingError("give both mean and std, or neither.")
+        self.enabled = mean is not None
+        if self.enabled:
+            mean_t = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
+            std_t = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
+            if mean_t.numel() != channels or std_t.numel() != channels:
+                raise EncodingError(f"mean and std need one value per channel ({channels}), got "
+                                    f"{mean_t.numel()} and {std_t.numel()}.")
+            if not bool((std_t > 0).all()):
+                raise EncodingError(f"std must be > 0 per channel, got {std_t.tolist()}.")
+            self.register_buffer("mean", mean_t[None, :, None, None], persistent=False)
+            self.register_buffer("std", std_t[None, :, None, None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std if self.enabled else x
 
 
 class _ExplainedNet(nn.Module):
@@ -76,7 +86,8 @@ class _ExplainedNet(nn.Module):
 
     def __init__(self, backbone: str = "digits-conv", n_maps: int = 16, num_classes: int = 10,
                  in_channels: int = 1, image_size: int | tuple[int, int] = 8,
-                 freeze_backbone: bool | None = None, weights: str | None = None):
+                 freeze_backbone: bool | None = None, weights: str | None = None,
+                 mean=None, std=None):
         super().__init__()
         if backbone not in BACKBONES:
             raise EncodingError(f"backbone must be one of {BACKBONES}, got {backbone!r}.")
@@ -85,6 +96,8 @@ class _ExplainedNet(nn.Module):
             if not isinstance(value, int) or value < 1:
                 raise EncodingError(f"{name} must be a positive int, got {value!r}.")
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        self.normalize = (InputNormalization(mean, std, in_channels)
+                          if mean is not None or std is not None else None)
         if backbone == "digits-conv":
             self.backbone, channels = _digits_conv(in_channels)
         else:
@@ -105,6 +118,9 @@ class _ExplainedNet(nn.Module):
         self.config = {"architecture": type(self).__name__, "backbone": backbone,
                        "n_maps": n_maps, "num_classes": num_classes, "in_channels": in_channels,
                        "image_size": list(size), "freeze_backbone": frozen}
+        if mean is not None:
+            self.config.update(mean=[float(v) for v in self.normalize.mean.reshape(-1)],
+                               std=[float(v) for v in self.normalize.std.reshape(-1)])
 
     def _make_head(self, n_maps, map_size, num_classes) -> nn.Module:  # pragma: no cover
         raise NotImplementedError
@@ -115,9 +131,13 @@ class _ExplainedNet(nn.Module):
             self.backbone.eval()
         return self
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The backbone's maps of images ``(B, C, H, W)`` (normalised first)."""
+        return self.backbone(images if self.normalize is None else self.normalize(images))
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Class logits ``(B, num_classes)`` of images ``(B, C, H, W)``."""
-        return self.head(self.reduce(self.backbone(images)))
+        """Class logits ``(B, num_classes)`` of images ``(B, C, H, W)`` in [0, 1]."""
+        return self.head(self.reduce(self.features(images)))
 
 
 class PaperNet(_ExplainedNet):
@@ -136,7 +156,11 @@ class PaperNet(_ExplainedNet):
     freeze_backbone : bool, optional
         Default: frozen for "resnet18" (pre-trained), trained for "digits-conv".
     weights : path, optional
-        ResNet-18 state_dict file (``torch.load(..., weights_only=True)``).
+        ResNet-18 state_dict file in torchvision's key layout
+        (``torch.load(..., weights_only=True)``).
+    mean, std : sequence of float, optional
+        Per-channel input normalisation applied inside the model (ImageNet's
+        ``[0.485, 0.456, 0.406]``, ``[0.229, 0.224, 0.225]`` for its ResNet-18 weights).
     """
 
     def _make_head(self, n_maps, map_size, num_classes):

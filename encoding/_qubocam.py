@@ -67,7 +67,8 @@ class QuboCAM(BaseCAM):
         ablation = None
         if rel == "ablation":
             ablation = ablation_relevance(self.model, self._images, self.target_layers[0],
-                                          cap.targets)
+                                          list(cap.target_objects) if cap.target_objects
+                                          else cap.targets)
         B, K = cap.activations.shape[:2]
         grad_w = cap.gradients.astype(np.float64).mean(axis=(2, 3))
         weights = np.zeros((B, K))

@@ -70,20 +70,18 @@ def random_selection_bqm(n: int, seed: int, beta: float = 0.5) -> tuple[dimod.BQ
     return bqm, {"relevance": r, "candidates": np.arange(n), "metadata": meta}
 
 
-def _models(config: StudyConfig, progress: bool):
-    from encoding import default_model, load_checkpoint, load_digits_dataset
+def _captures(model, data, idx, layer, batch: int = 32):
+    """(row, image index, one-image Capture) for the images ``idx``, a batch at a time (the
+    explained layer's maps and gradients of large images fill memory otherwise)."""
+    from encoding import Capture, capture
 
-    digits = load_digits_dataset()
-    out = []
-    for arch in config["model"]["architectures"]:
-        if config["model"]["checkpoint"]:
-            model, meta = load_checkpoint(config["model"]["checkpoint"])
-        else:
-            model, meta = default_model(arch, n_maps=config["model"]["n_maps"],
-                                        progress=progress)
-        test = digits.subset(meta["test_indices"]) if "test_indices" in meta else digits
-        out.append((arch, model.eval(), test))
-    return out
+    for start in range(0, len(idx), batch):
+        chunk = idx[start:start + batch]
+        cap = capture(model, data.images[chunk], layer, data.labels[chunk].numpy())
+        for j, i in enumerate(chunk):
+            one = Capture(cap.activations[j:j + 1], cap.gradients[j:j + 1], cap.logits[j:j + 1],
+                          cap.targets[j:j + 1], cap.layer)
+            yield start + j, i, one
 
 
 def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
@@ -93,12 +91,17 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     formulation, then qubits); then the random problems (by n, then seed). The first
     ``[hardware] instances`` problems within its qubit range get the hardware stand-in.
     """
-    from encoding import SelectionQubo, capture, select_correct
+    from encoding import SelectionQubo, select_correct
+
+    from ._inputs import check_inputs, load_models
 
     c = config
     instances: list[Instance] = []
     needs_model = bool(c["problems"]["formulations"]) or c["xai"]["enabled"]
-    for arch, model, test in (_models(c, progress) if needs_model else []):
+    if needs_model:
+        check_inputs(c)
+    for entry in (load_models(c, progress=progress) if needs_model else []):
+        arch, model, test, layer = entry.name, entry.model, entry.test, entry.layer
         idx = select_correct(model, test, c["images"]["per_class"], c["study"]["seed"])
         labels_all = test.labels.numpy()
         if c["images"]["classes"] is not None:
@@ -109,22 +112,21 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
         if c["xai"]["enabled"]:
             instances.append(Instance(
                 f"xai-{arch}", "xai",
-                {"architecture": arch, "images": idx.tolist(), "methods": c["xai"]["methods"],
+                {"architecture": arch, "layer": layer, "model": entry.metadata,
+                 "images": idx.tolist(), "methods": c["xai"]["methods"],
                  "n_boot": c["xai"]["n_boot"], "n_perm": c["xai"]["n_perm"],
                  "null": c["xai"]["null"], "seed": c["study"]["seed"]},
                 {"model": model, "data": test, "indices": idx}))
         if not c["problems"]["formulations"]:
             continue
-        images = test.images[idx]
-        cap = capture(model, images, model.target_layer)
-        for row, i in enumerate(idx):
+        for row, i, cap in _captures(model, test, idx, layer):
             for form in c["problems"]["formulations"]:
                 seen = set()  # a larger cap with the same candidates is the same problem
                 for cap_n in sorted(c["problems"]["qubits"]):
                     qubo = SelectionQubo(form, beta=c["problems"]["beta"], max_qubits=cap_n)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        qubo.fit(cap.activations[row], cap.gradients[row], image_id=int(i),
+                        qubo.fit(cap.activations[0], cap.gradients[0], image_id=int(i),
                                  target=int(labels_all[i]))
                     key = tuple(qubo.candidates_.tolist())
                     if key in seen:
@@ -134,7 +136,9 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
                     spec = {"source": "image", "architecture": arch, "image": int(i),
                             "label": int(labels_all[i]), "formulation": form,
                             "qubit_cap": cap_n, "n": int(qubo.bqm_.num_variables),
-                            "m": qubo.metadata_["m"]}
+                            "m": qubo.metadata_["m"], "layer": layer,
+                            "n_maps": int(qubo.metadata_["n_maps"]),
+                            "candidates_dropped": len(qubo.metadata_["dropped"])}
                     instances.append(Instance(iid, "problem", spec, {
                         "bqm": qubo.bqm_, "relevance": qubo.relevance_,
                         "candidates": qubo.candidates_, "metadata": qubo.metadata_}))

@@ -135,7 +135,8 @@ def _xai(inst: Instance, settings: dict) -> tuple[dict, dict]:
     # leave-one-out k-NN: a majority of k needs k < the images of a class
     counts = np.bincount(p["data"].labels[p["indices"]].numpy())
     k = int(max(1, min(5, counts[counts > 0].min() - 1)))
-    study = xai_study(p["model"], p["data"], indices=p["indices"], methods=s["methods"], k=k,
+    study = xai_study(p["model"], p["data"], layer=s.get("layer"), indices=p["indices"],
+                      methods=s["methods"], k=k,
                       n_boot=s["n_boot"], n_perm=s["n_perm"], null=s["null"], seed=s["seed"],
                       progress=False)
     data = {"xai/images": p["data"].images[p["indices"]].numpy().astype(np.float32)}

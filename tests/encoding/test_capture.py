@@ -81,7 +81,7 @@ def test_hooks_released_and_error_propagates_when_forward_raises(images):
 
 def test_bad_layers_and_images(images):
     model = _model(PaperNet)
-    with pytest.raises(EncodingError, match="no layer 'nope'; valid names: backbone"):
+    with pytest.raises(EncodingError, match="no layer 'nope'; its top-level layers: backbone"):
         capture(model, images, "nope")
     with pytest.raises(EncodingError, match="do not depend on layer"):
         capture(_Detached(), images, "conv")

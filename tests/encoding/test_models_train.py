@@ -85,24 +85,6 @@ def test_checkpoint_roundtrip_uses_weights_only(tmp_path, monkeypatch):
         load_checkpoint(path)
 
 
-def test_resnet18_backbone_from_a_local_weights_file(tmp_path):
-    try:
-        import torchvision
-    except ImportError:
-        with pytest.raises(EncodingError, match=r"qaxai\[resnet\]"):
-            PaperNet(backbone="resnet18", in_channels=3, image_size=64)
-        return
-    net = torchvision.models.resnet18(weights=None)
-    torch.save(net.state_dict(), tmp_path / "r18.pth")
-    model = PaperNet(backbone="resnet18", in_channels=3, image_size=64,
-                     weights=str(tmp_path / "r18.pth"))
-    assert model.map_size == (4, 4)
-    assert torch.equal(model.backbone[0].weight, net.conv1.weight)
-    assert not any(p.requires_grad for p in model.backbone.parameters())
-    with pytest.raises(EncodingError, match="never downloads"):
-        PaperNet(backbone="resnet18", in_channels=3, weights=str(tmp_path / "missing.pth"))
-
-
 def test_default_model_survives_a_read_only_cache(tmp_path, monkeypatch):
     import encoding._train as tr
 
@@ -111,6 +93,6 @@ def test_default_model_survives_a_read_only_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tr, "save_checkpoint", refuse)
     monkeypatch.setitem(tr.DEFAULT_RECIPE, "epochs", 1)
-    with pytest.warns(UserWarning, match="could not cache the default model"):
+    with pytest.warns(UserWarning, match="could not cache the trained model"):
         model, meta = default_model(cache=tmp_path / "ro", progress=False)
     assert meta["checkpoint"] is None and model(torch.rand(1, 1, 8, 8)).shape == (1, 10)

@@ -1,0 +1,147 @@
+"""A user's own classifier: built by an importable factory, weights from a state_dict file
+(private).
+
+The factory is named as ``"package.module:callable"`` and called with no arguments; it must
+return an ``nn.Module`` whose output for a batch is ``(B, classes)``. Its weights come from a
+checkpoint holding a state_dict, read with ``torch.load(..., weights_only=True)`` (no pickled
+code is ever loaded). The model is used as given, in eval mode; it is never trained.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from os import PathLike
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ._capture import resolve_layer
+from .exceptions import EncodingError
+
+__all__ = ["model_from_factory", "check_classifier"]
+
+
+def _import_factory(spec: str, search_path=()):
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise EncodingError(f"factory must be 'package.module:callable', got {spec!r}.")
+    added = [str(Path(p).resolve()) for p in search_path if str(Path(p).resolve()) not in sys.path]
+    sys.path[:0] = added  # kept: worker processes started later inherit it
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # noqa: BLE001 - ImportError, or the module's own error
+        where = ", ".join([*map(str, search_path), "the installed packages"])
+        raise EncodingError(f"factory {spec!r}: cannot import {module_name!r} ({type(err).__name__}: "
+                            f"{err}); it is looked up in {where}. Install the package or put "
+                            "the module next to the config.") from err
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(module) if not n.startswith("_")]
+            raise EncodingError(f"factory {spec!r}: module {module_name!r} has no {attr!r}; it "
+                                f"has {names[:20]}.")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise EncodingError(f"factory {spec!r} is a {type(obj).__name__}, not a callable.")
+    return obj
+
+
+def _read_checkpoint(path: Path) -> dict:
+    if not path.is_file():
+        raise EncodingError(f"checkpoint {str(path)!r} does not exist: give the file holding your "
+                            "model's state_dict (torch.save(model.state_dict(), PATH)).")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise EncodingError(f"cannot read checkpoint {str(path)!r} with "
+                            f"torch.load(weights_only=True): {err}. Save the state_dict only "
+                            "(torch.save(model.state_dict(), PATH)), not the pickled model.") from err
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise EncodingError(f"checkpoint {str(path)!r} does not hold a state_dict (a dict of "
+                            f"tensors), got {type(state).__name__}.")
+    return state
+
+
+def model_from_factory(factory: str, checkpoint: str | PathLike | None = None, *,
+                       search_path=()) -> nn.Module:
+    """Build a user's model: import and call ``factory``, load ``checkpoint`` strictly.
+
+    Parameters
+    ----------
+    factory : str
+        ``"package.module:callable"``; the callable takes no arguments and returns an
+        ``nn.Module``.
+    checkpoint : path, optional
+        A state_dict file; default: the factory's own weights.
+    search_path : sequence of paths
+        Folders put in front of ``sys.path`` before importing (e.g. the config's folder and
+        the working directory).
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode.
+
+    Raises
+    ------
+    EncodingError
+        The factory does not import or does not return a module; the checkpoint is unreadable
+        or its keys or shapes do not match (the first missing and unexpected keys are named).
+    """
+    make = _import_factory(factory, search_path)
+    model = make()
+    if not isinstance(model, nn.Module):
+        raise EncodingError(f"factory {factory!r} returned a {type(model).__name__}, not a "
+                            "torch.nn.Module.")
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        state = _read_checkpoint(path)
+        own = model.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if missing or unexpected:
+            raise EncodingError(
+                f"checkpoint {str(path)!r} does not fit the model of {factory!r}: "
+                f"{len(missing)} keys missing (first: {missing[:3]}), {len(unexpected)} "
+                f"unexpected (first: {unexpected[:3]}).")
+        wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items()
+                 if state[k].shape != v.shape]
+        if wrong:
+            k, got, want = wrong[0]
+            raise EncodingError(f"checkpoint {str(path)!r}: {k} has shape {got}, the model of "
+                                f"{factory!r} needs {want} ({len(wrong)} tensors differ).")
+        model.load_state_dict(state)
+    return model.eval()
+
+
+@torch.no_grad()
+def check_classifier(model: nn.Module, image_shape: tuple[int, int, int], num_classes: int,
+                     layer, *, what: str = "the model") -> str:
+    """Check that ``model`` maps images ``(B, *image_shape)`` to ``(B, num_classes)`` and has
+    ``layer``; returns the layer's dotted name.
+
+    Raises
+    ------
+    EncodingError
+        Naming the output shape found, or the layer's near names.
+    """
+    _, name = resolve_layer(model, layer)
+    was = model.training
+    model.eval()
+    try:
+        out = model(torch.zeros(2, *image_shape))
+    except Exception as err:  # noqa: BLE001 - a shape mismatch inside the user's model
+        raise EncodingError(f"{what} fails on images of shape (2, {', '.join(map(str, image_shape))}): "
+                            f"{type(err).__name__}: {err}. Check [data] size and the number of "
+                            "channels.") from err
+    finally:
+        model.train(was)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise EncodingError(f"{what} must return class scores (B, {num_classes}) for the data's "
+                            f"{num_classes} classes, got {shape} for B = 2.")
+    return name
