@@ -116,7 +116,8 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
                  "images": idx.tolist(), "methods": c["xai"]["methods"],
                  "n_boot": c["xai"]["n_boot"], "n_perm": c["xai"]["n_perm"],
                  "null": c["xai"]["null"], "seed": c["study"]["seed"]},
-                {"model": model, "data": test, "indices": idx}))
+                # only the explained images travel to the worker, not the held-out set
+                {"model": model, "data": test.subset(idx), "indices": np.arange(idx.size)}))
         if not c["problems"]["formulations"]:
             continue
         for row, i, cap in _captures(model, test, idx, layer):

@@ -139,6 +139,7 @@ def _xai(inst: Instance, settings: dict) -> tuple[dict, dict]:
                       methods=s["methods"], k=k,
                       n_boot=s["n_boot"], n_perm=s["n_perm"], null=s["null"], seed=s["seed"],
                       progress=False)
+    study.arrays["indices"] = np.asarray(s["images"])  # positions in the held-out set
     data = {"xai/images": p["data"].images[p["indices"]].numpy().astype(np.float32)}
     for key, value in study.arrays.items():
         data[f"xai/{key}"] = np.asarray(value)

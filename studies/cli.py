@@ -1,10 +1,11 @@
 """The ``qaxai`` command line.
 
 ``qaxai gap PROBLEM`` -- the minimum gap of a BQM's annealing Hamiltonian.
-``qaxai explain --index I | --class C`` -- explanations of held-out digits by the bundled model.
+``qaxai explain --index I | --class C`` -- explanations of held-out images (the bundled digits,
+or a config's data and model with ``--config``).
 ``qaxai hardware PROBLEM`` -- P(ground) on a D-Wave solver (or its offline stand-ins) beside
 the three predictions.
-``qaxai run CONFIG`` -- a study (Dask workers, one HDF5 file, resumable), optionally its figures.
+``qaxai run CONFIG [--set section.key=value ...]`` -- a study (Dask workers, one HDF5 file, resumable), optionally its figures.
 ``qaxai inspect FILE`` -- a summary of a study file.
 ``qaxai figures FILE --out DIR`` -- the paper's figures from a study file.
 """
@@ -90,20 +91,29 @@ def _build_parser() -> argparse.ArgumentParser:
 
     explain = sub.add_parser(
         "explain",
-        help="explain held-out digits with QuboCAM, GradCAM, GradCAM++ (a gallery figure)",
-        description="Explain held-out digits of the bundled default model (trained and cached "
-        "on first use) and draw a gallery: one row per image, one column per method.",
+        help="explain held-out images with QuboCAM, GradCAM, GradCAM++ (a gallery figure)",
+        description="Explain held-out images and draw a gallery: one row per image, one "
+        "column per method, each heatmap over the image. Without --config: the bundled digits "
+        "and default model (trained and cached on first use); with --config: the config's "
+        "[data] and [model] (your images and your model, or the paper's setting).",
     )
     which = explain.add_mutually_exclusive_group(required=True)
     which.add_argument("--index", type=int, nargs="+", metavar="I",
-                       help="positions in the held-out digits (0-based)")
-    which.add_argument("--class", dest="cls", type=int, metavar="C",
-                       help="explain the first --count held-out digits of class C")
+                       help="positions in the held-out images (0-based)")
+    which.add_argument("--class", dest="cls", metavar="C",
+                       help="explain the first --count held-out images of class C (an index or "
+                       "a class name)")
     explain.add_argument("--count", type=int, default=4, help="images for --class (default 4)")
     explain.add_argument("--method", nargs="+", default=["qubo-paper", "gradcam", "gradcam++"],
                          help="methods (qubo-paper, qubo-cardinality, gradcam, gradcam++, top-m "
                          "gradcam, top-m gradcam++, top-m contribution, random-m)")
-    explain.add_argument("--model", choices=["PaperNet", "GapNet"], default="PaperNet")
+    explain.add_argument("--config", default=None, metavar="CONFIG",
+                         help="a study config (TOML) whose [data] and [model] to explain")
+    explain.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="SECTION.KEY=VALUE", help="override a config value (with --config)")
+    explain.add_argument("--model", default=None,
+                         help="which model: PaperNet or GapNet for the bundled digits (default "
+                         "PaperNet); with --config, one of its architectures (default the first)")
     explain.add_argument("--out", required=True, metavar="FILE", help="gallery figure (PNG/PDF/SVG)")
     explain.set_defaults(func=_cmd_explain)
 
@@ -113,7 +123,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "problems, one XAI study per model) become tasks on dask.distributed (a LocalCluster, "
         "or --scheduler); the client writes each result as it arrives. Interrupt it any time; "
         "the same command resumes (complete instances are skipped).")
-    run.add_argument("config", help="a study config (TOML), e.g. studies/configs/quick.toml")
+    run.add_argument("config", help="a study config (TOML), e.g. studies/configs/quick.toml, "
+                     "or builtin:NAME (quick, paper, scaling, paper-stl10)")
+    run.add_argument("--set", dest="overrides", action="append", default=[],
+                     metavar="SECTION.KEY=VALUE",
+                     help="override a config value, in TOML syntax (repeatable), e.g. "
+                     "--set data.path=data/stl10_binary --set images.per_class=5; the "
+                     "effective config is what the study file records")
     run.add_argument("--out", default=None, metavar="FILE.h5",
                      help="study file (default: the config's [study] out, else "
                      "results/<name>.h5)")
@@ -216,38 +232,74 @@ def _cmd_gap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explained(args: argparse.Namespace):
+    """(model, layer, held-out images, what) from --config or the bundled default."""
+    if args.config is None:
+        from encoding import default_model, load_digits_dataset
+
+        if args.overrides:
+            raise ValueError("--set needs --config.")
+        arch = args.model or "PaperNet"
+        if arch not in ("PaperNet", "GapNet"):
+            raise ValueError(f"--model must be PaperNet or GapNet for the bundled digits, got "
+                             f"{arch!r}; give your own model with --config.")
+        model, meta = default_model(arch)
+        return model, model.target_layer, load_digits_dataset().subset(meta["test_indices"]), arch
+    from ._inputs import check_inputs, load_models
+    from .config import load_config
+
+    config = load_config(args.config, overrides=args.overrides)
+    check_inputs(config)
+    entries = load_models(config)
+    names = [e.name for e in entries]
+    if args.model is not None and args.model not in names:
+        raise ValueError(f"--model {args.model!r} is not in the config's models {names}.")
+    entry = entries[names.index(args.model) if args.model else 0]
+    return entry.model, entry.layer, entry.test, entry.name
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from encoding import METHODS, default_model, explain, load_digits_dataset
+    from encoding import METHODS, explain
 
     from .figures import explanation_gallery
 
     unknown = [m for m in args.method if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown --method {unknown}; choose from {list(METHODS)}")
-    model, meta = default_model(args.model)
-    test = load_digits_dataset().subset(meta["test_indices"])
+    model, layer, test, what = _explained(args)
     labels = test.labels.numpy()
     if args.index is not None:
         idx = np.asarray(args.index)
         if idx.min() < 0 or idx.max() >= len(test):
-            raise ValueError(f"--index must be in 0..{len(test) - 1} (held-out digits), got "
+            raise ValueError(f"--index must be in 0..{len(test) - 1} (held-out images), got "
                              f"{args.index}")
     else:
-        if not 0 <= args.cls < len(test.classes):
-            raise ValueError(f"--class must be in 0..{len(test.classes) - 1}, got {args.cls}")
-        idx = np.flatnonzero(labels == args.cls)[:max(1, args.count)]
+        cls = args.cls
+        if cls in test.classes:
+            cls = test.classes.index(cls)
+        elif cls.lstrip("-").isdigit() and 0 <= int(cls) < len(test.classes):
+            cls = int(cls)
+        else:
+            raise ValueError(f"--class must be a class index in 0..{len(test.classes) - 1} or a "
+                             f"name in {list(test.classes)}, got {args.cls!r}")
+        idx = np.flatnonzero(labels == cls)[:max(1, args.count)]
     images = test.images[idx]
-    ex = explain(model, images, model.target_layer, methods=args.method)
-    pred = model(images).argmax(1).numpy()
-    titles = [f"#{i}: true {labels[i]}, pred {p}" for i, p in zip(idx, pred)]
+    ex = explain(model, images, layer, methods=args.method)
+    import torch
+
+    with torch.no_grad():
+        pred = model(images).argmax(1).numpy()
+    name = test.classes
+    titles = [f"#{i}: {name[labels[i]]} -> {name[p]}" for i, p in zip(idx, pred)]
     explanation_gallery(images.numpy(), {m: ex[m].heatmaps for m in args.method}, args.out,
                         titles=titles)
+    print(f"model        {what}, layer {layer!r}, {len(test)} held-out images")
     for row, i in enumerate(idx):
         sel = {m: np.flatnonzero(ex[m].selections[row]).tolist() for m in args.method
                if ex[m].selections is not None}
-        print(f"#{i}: true {labels[i]}, predicted {pred[row]}" +
+        print(f"#{i}: true {name[labels[i]]}, predicted {name[pred[row]]}" +
               "".join(f"; {m} maps {v}" for m, v in sel.items()))
     print(f"gallery      {args.out}")
     return 0
@@ -322,7 +374,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}.")
-    config = load_config(args.config)
+    config = load_config(args.config, overrides=args.overrides)
     summary = run_study(config, args.out, scheduler=args.scheduler, workers=args.workers,
                         threads_per_task=args.threads_per_task, progress=not args.quiet)
     print(f"study        {config.name}: {summary.total} instances; {summary.skipped} already "

@@ -447,7 +447,8 @@ def load_config(source: str | PathLike, *, text: str | None = None,
     Parameters
     ----------
     source : str or path
-        A TOML file, or ``builtin:NAME`` for a shipped config (quick, paper, scaling); or,
+        A TOML file, or ``builtin:NAME`` for a shipped config (quick, paper, paper-stl10,
+        scaling); or,
         with ``text``, only a name used in messages.
     text : str, optional
         The TOML text itself (``source`` is then just its name).
@@ -469,15 +470,17 @@ def load_config(source: str | PathLike, *, text: str | None = None,
         name = str(source)[len("builtin:"):]
         entry = resources.files("studies.configs") / f"{name}.toml"
         if not entry.is_file():
-            raise FileNotFoundError(f"no shipped config {name!r}; shipped: quick, paper, "
-                                    "scaling (builtin:NAME).")
+            shipped = sorted(p.name[:-5] for p in resources.files("studies.configs").iterdir()
+                             if p.name.endswith(".toml"))
+            raise FileNotFoundError(f"no shipped config {name!r}; shipped: "
+                                    f"{', '.join(shipped)} (builtin:NAME).")
         return load_config(f"{name}.toml", text=entry.read_text(), overrides=overrides)
     if text is None:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist; the shipped ones are "
                                     "in studies/configs/ (quick.toml, paper.toml, "
-                                    "scaling.toml).")
+                                    "paper-stl10.toml, scaling.toml), also as builtin:NAME.")
         text = path.read_text()
     try:
         raw = tomllib.loads(text)

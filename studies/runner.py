@@ -118,9 +118,10 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
     t0 = time.perf_counter()
     config = config if isinstance(config, StudyConfig) else load_config(config)
     path = Path(out) if out is not None else config.default_out
+    # every input is found, every model built and checked, before the file is touched
+    instances = plan(config, progress=progress)
     store = StudyStore(path, config)
     summary = RunSummary(path=path)
-    instances = plan(config, progress=progress)
     statuses = store.statuses()
     todo = [i for i in instances if statuses.get(i.id) != "complete"]
     summary.total, summary.skipped = len(instances), len(instances) - len(todo)
@@ -142,7 +143,11 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
             # smallest problems first: results arrive early (a scaling study's largest take
             # hours), and an interrupted run has done the most instances it could
             order = sorted(todo, key=lambda i: i.spec.get("n", 0) if i.kind == "problem" else 0)
-            futures = [client.submit(run_instance, inst, settings, threads, pure=False,
+            # an XAI instance carries a model and images (tens of MB for a ResNet): scattered
+            # to the cluster's memory rather than sent inside the task graph
+            futures = [client.submit(run_instance,
+                                     client.scatter(inst, hash=False) if inst.kind == "xai"
+                                     else inst, settings, threads, pure=False,
                                      key=f"{inst.id}-{os.getpid()}-{time.time_ns()}")
                        for inst in order]
             by_key = {fut.key: inst for fut, inst in zip(futures, order)}

@@ -81,7 +81,7 @@ def test_shipped_configs_by_name():
     config = load_config("builtin:quick")
     assert config.name == "quick"
     assert config.text == (resources.files("studies.configs") / "quick.toml").read_text()
-    with pytest.raises(FileNotFoundError, match="shipped: quick, paper, scaling"):
+    with pytest.raises(FileNotFoundError, match="shipped: paper, paper-stl10, quick, scaling"):
         load_config("builtin:nope")
 
 
