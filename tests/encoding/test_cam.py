@@ -162,3 +162,59 @@ def test_context_manager_releases(images):
         assert hasattr(cam, "capture_")
     assert not hasattr(cam, "capture_")
     assert all(not m._forward_hooks and not m._backward_hooks for m in model.modules())
+
+
+class ClassifierOutputTarget:
+    """pytorch-grad-cam's target object, as that package defines it (utils/model_targets.py):
+    the score of one category of one image's output."""
+
+    def __init__(self, category):
+        self.category = category
+
+    def __call__(self, model_output):
+        if len(model_output.shape) == 1:
+            return model_output[self.category]
+        return model_output[:, self.category]
+
+
+@pytest.mark.parametrize("cls", [PaperNet, GapNet])
+def test_pytorch_grad_cam_target_objects_equal_class_indices(cls, images):
+    model = _model(cls)
+    targets = [3, 1, 4, 1, 5, 9][:len(images)]
+    objects = [ClassifierOutputTarget(c) for c in targets]
+    for cam_cls in (GradCAM, GradCAMPlusPlus, QuboCAM):
+        with cam_cls(model, [model.target_layer]) as a, cam_cls(model, [model.target_layer]) as b:
+            np.testing.assert_array_equal(a(images, objects), b(images, targets))
+            np.testing.assert_array_equal(a.capture_.targets, targets)
+    # the ablation relevance re-scores through the objects too
+    with QuboCAM(model, [model.target_layer], relevance="ablation") as a, \
+            QuboCAM(model, [model.target_layer], relevance="ablation") as b:
+        np.testing.assert_array_equal(a(images, objects), b(images, targets))
+
+
+def test_any_callable_target_is_differentiated(images):
+    model = _model(GapNet)
+
+    def margin(out):  # logit of class 2 over the mean logit: not a single class index
+        return out[2] - out.mean()
+
+    with GradCAM(model, [model.target_layer]) as cam:
+        cam(images, [margin] * len(images))
+        cap = cam.capture_
+    assert (cap.targets == -1).all()
+    # reference: autograd through the same layer, by hand
+    store = {}
+    handle = model.reduce.register_forward_hook(
+        lambda m, i, o: store.__setitem__("A", o.detach().requires_grad_(True)) or store["A"])
+    try:
+        out = model.eval()(images)
+    finally:
+        handle.remove()
+    score = (out[:, 2] - out.mean(1))
+    (grad,) = torch.autograd.grad(score.sum(), store["A"])
+    np.testing.assert_allclose(cap.gradients, grad.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(cap.scores, score.detach().numpy(), rtol=1e-6)
+    with pytest.raises(EncodingError, match="one per image"):
+        GradCAM(model, [model.target_layer])(images, [margin])
+    with pytest.raises(EncodingError, match="to a scalar tensor"):
+        GradCAM(model, [model.target_layer])(images, lambda out: out)

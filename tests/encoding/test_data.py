@@ -127,3 +127,25 @@ def test_image_folder_reader(tmp_path):
     assert load_image_folder(tmp_path, size=4, mode="L").images.shape == (4, 1, 4, 4)
     with pytest.raises(DataError, match="one sub-folder per class"):
         load_image_folder(tmp_path / "missing", size=4)
+
+
+def test_image_folder_bad_layouts_are_named(tmp_path):
+    from PIL import Image
+
+    def save(path, side):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((side, side, 3), dtype=np.uint8)).save(path)
+
+    save(tmp_path / "one" / "only" / "a.png", 6)
+    with pytest.raises(DataError, match=r"1 class sub-folder\(s\) \['only'\]: .* at least two"):
+        load_image_folder(tmp_path / "one")
+    save(tmp_path / "empty" / "a" / "x.png", 6)
+    (tmp_path / "empty" / "b").mkdir()
+    (tmp_path / "empty" / "b" / "readme.txt").write_text("no images")
+    with pytest.raises(DataError, match=r"class folder .*/b' holds no image files"):
+        load_image_folder(tmp_path / "empty")
+    save(tmp_path / "mixed" / "a" / "x.png", 6)
+    save(tmp_path / "mixed" / "b" / "y.png", 8)
+    with pytest.raises(DataError, match=r"images differ in size: .*6x6.*8x8.*\[data\] size"):
+        load_image_folder(tmp_path / "mixed")
+    assert load_image_folder(tmp_path / "mixed", size=(5, 7)).images.shape == (2, 3, 5, 7)

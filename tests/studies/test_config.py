@@ -62,6 +62,29 @@ def test_defaults_fill_an_empty_config():
     ("[images]\nclasses = [3]", r"needs two classes or more"),
     ("[spectral]\ns_tol = 0", r"\[spectral\] s_tol must be > 0"),
     ("[hardware]\nreads = 0", r"\[hardware\] reads must be >= 1"),
+    ("[data]\nsource = 'imagenet'", r"\[data\] source must be one of .*got 'imagenet'"),
+    ("[data]\nsource = 'mnist'", r"\[data\] path: the folder holding train-images-idx3-ubyte"),
+    ("[data]\npath = 'x'", r"\[data\] path is not used with source = 'digits'"),
+    ("[data]\nsize = [1, 2, 3]", r"\[data\] size must be an integer >= 1 or \[height, width\]"),
+    ("[data]\nsize = 0", r"\[data\] size must be an integer >= 1"),
+    ("[data]\nmean = [0.5]", r"mean and std go together"),
+    ("[data]\nmean = [0.5, 0.5]\nstd = [0.2, 0.2]", r"\[data\] mean has 2 values; the "
+                                                    r"'digits' images have 1 channel"),
+    ("[data]\nmean = [0.5]\nstd = [0.0]", r"\[data\] std must be a list of numbers > 0"),
+    ("[data]\ntest_fraction = 1.0", r"\[data\] test_fraction must be in \(0, 1\)"),
+    ("[data]\nchannels = 1", r"\[data\] channels applies to source = 'folder' only"),
+    ("[data]\nsource = 'folder'\npath = 'x'\nchannels = 2", r"channels must be 1 \(grey\) or 3"),
+    ("[model]\nbackbone = 'vgg'", r"\[model\] backbone must be one of"),
+    ("[model]\nbackbone = 'resnet18'", r"'resnet18' takes colour images"),
+    ("[model]\nweights = 'w.pth'", r"\[model\] weights is for backbone = 'resnet18'"),
+    ("[data]\nsource = 'stl10'\npath = 'x'\n[model]\nbackbone = 'resnet18'",
+     r"\[model\] weights: a ResNet-18 state_dict"),
+    ("[model]\nfactory = 'nocolon'", r"factory must be 'package.module:callable'"),
+    ("[model]\nfactory = 'a:b'", r"\[model\] layer is required with factory"),
+    ("[model]\nfactory = 'a:b'\nlayer = 'l'\nn_maps = 8", r"\[model\] n_maps describe the "
+                                                         r"built-in architectures"),
+    ("[train]\nlr = 0", r"\[train\] lr must be > 0"),
+    ("[train]\nepochs = 0", r"\[train\] epochs must be >= 1"),
     ("study = 3", r"\[study\] must be a table"),
     ("[study\nname = 1", r"not valid TOML"),
 ])
@@ -88,6 +111,40 @@ def test_shipped_configs_by_name():
 def test_missing_file_says_where_the_shipped_ones_are(tmp_path):
     with pytest.raises(FileNotFoundError, match="studies/configs"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_paper_stl10_names_the_files_it_needs_and_runs_with_them():
+    with pytest.raises(ConfigError, match=r"(?s)needs files.*\[data\] path: the folder "
+                                          r"stl10_binary/.*--set data.path=DIR.*\[model\] weights"):
+        load_config("builtin:paper-stl10")
+    config = load_config("builtin:paper-stl10", overrides=["data.path=d/stl10_binary",
+                                                           "model.weights=r18.pth"])
+    assert config["data"]["size"] == 224 and config["model"]["backbone"] == "resnet18"
+    assert config["data"]["mean"] == [0.485, 0.456, 0.406]
+    assert config["problems"]["formulations"] == ["paper"] and config["problems"]["beta"] == 0.7
+    assert config["images"]["per_class"] == 20 and config["xai"]["null"]
+    assert config["model"]["n_maps"] == 16
+
+
+def test_set_overrides_are_validated_and_recorded():
+    base = "[study]\nname = 'x'\n[images]\nper_class = 3\n"
+    config = load_config("x.toml", text=base, overrides=[
+        "images.per_class=5", "data.size=[32, 48]", "train.lr=1e-2",
+        "data.source=folder", "data.path=my images/"])
+    assert config["images"]["per_class"] == 5 and config["data"]["size"] == [32, 48]
+    assert config["train"]["lr"] == 0.01 and config["data"]["path"] == "my images/"
+    # the effective config is the text: reloading it gives the same values
+    again = load_config("again.toml", text=config.text)
+    assert again.sections == config.sections
+    assert config.text.startswith("# effective config: x.toml with --set images.per_class=5")
+    assert load_config("x.toml", text=base).sha256 != config.sha256
+    for bad, match in [("images", "write section.key=value"),
+                       ("imgs.per_class=2", r"unknown section \[imgs\].*did you mean 'images'"),
+                       ("images.per_clas=2", r"unknown key 'per_clas'.*did you mean 'per_class'"),
+                       ("images.per_class=two", r"per_class must be an integer >= 1, got str"),
+                       ("images.per_class=1.5", r"per_class must be an integer >= 1, got float")]:
+        with pytest.raises(ConfigError, match=match):
+            load_config("x.toml", text=base, overrides=[bad])
 
 
 def test_the_hash_follows_the_text():
