@@ -49,17 +49,24 @@ class TrainResult:
         Per epoch: ``epoch``, ``loss`` (mean cross-entropy), ``train_accuracy``.
     seconds : float
         Wall time of training.
+    feature_seconds : float
+        Of which computing the frozen backbone's maps once (``cache_features``; else 0).
     """
 
     model: nn.Module
     test_accuracy: float
     history: list = field(default_factory=list)
     seconds: float = 0.0
+    feature_seconds: float = 0.0
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: ImageDataset, batch_size: int = 512) -> float:
-    """Fraction of ``data`` that ``model`` classifies correctly (eval mode; restored after)."""
+def evaluate(model: nn.Module, data: ImageDataset, batch_size: int | None = None) -> float:
+    """Fraction of ``data`` that ``model`` classifies correctly (eval mode; restored after);
+    ``batch_size`` defaults to :func:`encoding.metrics.auto_batch_size`."""
+    from .metrics import auto_batch_size
+
+    batch_size = batch_size or auto_batch_size(data.images, 512)
     was = model.training
     model.eval()
     try:
@@ -113,6 +120,7 @@ def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None =
     cached = cache_features and getattr(model, "frozen_backbone", False) and \
         hasattr(model, "features")
     inputs = _backbone_features(model, data.images) if cached else data.images
+    feature_seconds = time.perf_counter() - t0 if cached else 0.0
     forward = (lambda x: model.head(model.reduce(x))) if cached else model  # noqa: E731
     model.train()
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress, leave=False)
@@ -134,7 +142,7 @@ def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None =
         bar.set_postfix(loss=f"{total / n:.3f}", acc=f"{correct / n:.3f}")
     model.eval()
     acc = evaluate(model, test_data) if test_data is not None else float("nan")
-    return TrainResult(model, acc, history, time.perf_counter() - t0)
+    return TrainResult(model, acc, history, time.perf_counter() - t0, feature_seconds)
 
 
 @torch.no_grad()

@@ -117,8 +117,9 @@ def select_correct(model: nn.Module, data: ImageDataset, n_per_class: int = 20, 
         was = model.training
         model.eval()
         try:
-            pred = torch.cat([model(data.images[i:i + 512]).argmax(1)
-                              for i in range(0, len(data), 512)]).numpy()
+            step = M.auto_batch_size(data.images, 512)
+            pred = torch.cat([model(data.images[i:i + step]).argmax(1)
+                              for i in range(0, len(data), step)]).numpy()
         finally:
             model.train(was)
     labels = data.labels.numpy()

@@ -55,7 +55,8 @@ __all__ = ["bhattacharyya_matrix", "mean_off_diagonal", "pairwise_distances", "s
            "silhouette_samples", "knn_accuracy", "knn_correct",
            "knn_correct_from_distances", "target_sensitivity", "class_probabilities",
            "confidence_pair", "average_drop", "increase_in_confidence", "deletion_auc", "insertion_auc",
-           "deletion_curves", "retained_score", "bootstrap_interval", "permutation_pvalue"]
+           "deletion_curves", "retained_score", "bootstrap_interval", "permutation_pvalue",
+           "auto_batch_size"]
 
 
 def _labels(labels, n: int) -> np.ndarray:
@@ -217,11 +218,25 @@ def target_sensitivity(predicted, runner_up, kind: str) -> np.ndarray:
     raise EncodingError(f"kind must be 'jaccard' or 'spearman', got {kind!r}.")
 
 
+#: input values per forward batch: large images go through in smaller batches (a batch's
+#: first feature maps are tens of times its input) and small ones in batches of at most 4096
+_BATCH_VALUES = 1 << 24
+
+
+def auto_batch_size(images, cap: int = 4096) -> int:
+    """Images per forward pass: at most ``cap``, and at most 2^24 input values (64 MiB of
+    float32), so that the activations of 224 px images fit in memory."""
+    per_image = int(np.prod(images.shape[1:]))
+    return int(max(1, min(cap, _BATCH_VALUES // max(per_image, 1))))
+
+
 @torch.no_grad()
-def class_probabilities(model, images, targets, batch_size: int = 512) -> np.ndarray:
-    """Softmax probability of ``targets`` (N,) for ``images`` (N, C, H, W), eval mode."""
+def class_probabilities(model, images, targets, batch_size: int | None = None) -> np.ndarray:
+    """Softmax probability of ``targets`` (N,) for ``images`` (N, C, H, W), eval mode, in
+    batches of ``batch_size`` (default :func:`auto_batch_size`)."""
     images = _check_images(images)
     t = torch.as_tensor(np.asarray(targets), dtype=torch.int64)
+    batch_size = batch_size or auto_batch_size(images)
     out = []
     with _eval_mode(model):
         for i in range(0, images.shape[0], batch_size):
@@ -294,12 +309,20 @@ def deletion_curves(model, images, heatmaps, targets, mode: str = "deletion", st
     start, end = (images, base) if mode == "deletion" else (base, images)
     rank = np.empty_like(order)
     rank[np.arange(n)[:, None], order] = np.arange(h * w)[None, :]
-    # step j of image i: pixels of rank < counts[j] are switched from start to end
-    switched = torch.as_tensor(rank[:, None, :] < counts[None, :, None])  # (n, steps+1, h*w)
-    switched = switched.view(n, steps + 1, 1, h, w)
-    batch = torch.where(switched, end[:, None], start[:, None]).reshape(-1, c, h, w)
-    t = np.repeat(np.asarray(targets, dtype=np.int64), steps + 1)
-    probs = class_probabilities(model, batch, t, batch_size=4096).reshape(n, steps + 1)
+    targets = np.broadcast_to(np.asarray(targets, dtype=np.int64), (n,))
+    # the (steps + 1) perturbed copies of a few images at a time, one forward batch each
+    per = max(1, auto_batch_size(images) // (steps + 1))
+    probs = np.empty((n, steps + 1))
+    for i in range(0, n, per):
+        sl = slice(i, min(n, i + per))
+        m = sl.stop - sl.start
+        # step j of image i: pixels of rank < counts[j] are switched from start to end
+        switched = torch.as_tensor(rank[sl, None, :] < counts[None, :, None])
+        switched = switched.view(m, steps + 1, 1, h, w)
+        batch = torch.where(switched, end[sl, None], start[sl, None]).reshape(-1, c, h, w)
+        t = np.repeat(targets[sl], steps + 1)
+        probs[sl] = class_probabilities(model, batch, t, batch_size=batch.shape[0]).reshape(
+            m, steps + 1)
     return fractions, probs
 
 
@@ -339,10 +362,15 @@ def retained_score(model, layer, images, targets, keep) -> np.ndarray:
                                 f"{tuple(state['mask'].shape)}.")
         return output * state["mask"][:, :, None, None].to(output.dtype)
 
-    state["mask"] = mask
+    targets = np.broadcast_to(np.asarray(targets, dtype=np.int64), (images.shape[0],))
+    step = auto_batch_size(images)
+    kept = []
     with _hooked(module, hook):
-        kept = class_probabilities(model, images, targets, batch_size=images.shape[0])
-    return kept / full
+        for i in range(0, images.shape[0], step):
+            state["mask"] = mask[i:i + step]
+            kept.append(class_probabilities(model, images[i:i + step], targets[i:i + step],
+                                            batch_size=step))
+    return np.concatenate(kept) / full
 
 
 def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, *, strata=None,

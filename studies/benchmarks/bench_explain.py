@@ -6,12 +6,22 @@ simulated annealing (dwave-samplers, 100 reads). The baseline, in the same run, 
 ``LayerGradCam`` followed by bilinear up-sampling and min-max (the reference GradCAM is checked
 against in the tests); the ratio is ours / captum's throughput.
 
-Run: ``python studies/benchmarks/bench_explain.py [--images 200] [--model PaperNet|GapNet]``.
+``--case resnet224``: the reference paper's setting at 224 x 224 -- PaperNet on a ResNet-18
+backbone cut after layer3 (random weights: timing only), N_f = 16 maps. GradCAM images/s
+against pytorch-grad-cam's GradCAM where it is importable, else captum's LayerGradCam (same
+run); QuboCAM (paper formulation, exact solver) per image; and one training epoch of the
+head with the frozen backbone's maps cached (computed once, timed apart) against recomputing
+the backbone every epoch.
+
+Run: ``python studies/benchmarks/bench_explain.py [--images 200] [--model PaperNet|GapNet]``
+or ``python studies/benchmarks/bench_explain.py --case resnet224 [--images 16]
+[--train-images 128] [--json FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -33,14 +43,92 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
+def _resnet224(args) -> dict:
+    from encoding import ImageDataset, PaperNet, train
+
+    torch.manual_seed(0)
+    model = PaperNet(backbone="resnet18", in_channels=3, image_size=224, n_maps=16,
+                     mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]).eval()
+    x = torch.rand(args.images, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    n = len(x)
+    with torch.no_grad():
+        targets = model(x).argmax(1)
+    out = {"case": "resnet224", "images": n}
+    try:
+        from pytorch_grad_cam import GradCAM as PgcGradCAM
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+        def baseline():
+            with PgcGradCAM(model, [model.reduce]) as cam:
+                return cam(x, [ClassifierOutputTarget(int(c)) for c in targets])
+
+        out["baseline"] = "pytorch-grad-cam GradCAM"
+    except ImportError:
+        from captum.attr import LayerAttribution, LayerGradCam
+
+        def baseline():
+            attr = LayerGradCam(model, model.reduce).attribute(x, target=targets,
+                                                               relu_attributions=True)
+            up = LayerAttribution.interpolate(attr, (224, 224), interpolate_mode="bilinear")
+            lo = up.amin(dim=(2, 3), keepdim=True)
+            return (up - lo) / (up.amax(dim=(2, 3), keepdim=True) - lo + 1e-12)
+
+        out["baseline"] = "captum LayerGradCam (pytorch-grad-cam not installed)"
+    base = _best(baseline, args.repeat)
+    ours = _best(lambda: GradCAM(model, [model.reduce])(x, targets), args.repeat)
+    qubo = QuboCAM(model, [model.reduce], "paper")
+    qubo(x[:1], targets[:1])  # load the Numba kernel
+    t_qubo = _best(lambda: qubo(x, targets), 1)
+    out.update(baseline_images_per_s=n / base, gradcam_images_per_s=n / ours,
+               gradcam_ratio=base / ours, qubocam_paper_s_per_image=t_qubo / n,
+               qubocam_mean_qubits=float(sum(len(q["candidates"]) for q in qubo.qubos_) / n))
+    print(f"{out['baseline'] + ' (baseline)':<52}{n / base:8.2f} images/s")
+    print(f"{'GradCAM':<52}{n / ours:8.2f} images/s   ratio {base / ours:5.2f}")
+    print(f"{'QuboCAM paper, exact':<52}{t_qubo / n:8.3f} s/image "
+          f"({out['qubocam_mean_qubits']:.1f} qubits on average)")
+
+    m = args.train_images
+    data = ImageDataset(torch.rand(m, 3, 224, 224, generator=torch.Generator().manual_seed(2)),
+                        torch.arange(m) % 10, tuple(str(c) for c in range(10)))
+    per_epoch, epochs = {}, 3
+    for cache in (True, False):
+        torch.manual_seed(0)
+        net = PaperNet(backbone="resnet18", in_channels=3, image_size=224, n_maps=16)
+        result = train(net, data, epochs=epochs, progress=False, cache_features=cache)
+        per_epoch[cache] = (result.seconds - result.feature_seconds) / epochs
+        if cache:
+            out["train_feature_cache_s"] = result.feature_seconds
+    out.update(train_images=m, epoch_s_cached=per_epoch[True], epoch_s_uncached=per_epoch[False],
+               epoch_ratio=per_epoch[False] / per_epoch[True])
+    print(f"train epoch ({m} images at 224 px): {per_epoch[True]:.3f} s with the layer3 maps "
+          f"cached ({out['train_feature_cache_s']:.1f} s once to compute them), "
+          f"{per_epoch[False]:.2f} s recomputing them: {out['epoch_ratio']:.0f}x")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--images", type=int, default=200)
+    ap.add_argument("--case", choices=["digits", "resnet224"], default="digits")
+    ap.add_argument("--images", type=int, default=None,
+                    help="images explained (default 200 digits, 16 at 224 px)")
+    ap.add_argument("--train-images", type=int, default=128,
+                    help="images of the training-epoch timing (resnet224)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--model", choices=["PaperNet", "GapNet"], default="PaperNet")
+    ap.add_argument("--json", default=None, metavar="FILE", help="also write the numbers here")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch threads {torch.get_num_threads()}")
+    if args.case == "resnet224":
+        args.images = args.images or 16
+        result = _resnet224(args)
+        result.update(cores=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                      date=time.strftime("%Y-%m-%d"))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+        return
+    args.images = args.images or 200
     model, meta = default_model(args.model)
     test = load_digits_dataset().subset(meta["test_indices"][:args.images])
     x, n = test.images, len(test)

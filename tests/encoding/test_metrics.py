@@ -159,3 +159,26 @@ def test_bootstrap_and_permutation():
     assert M.permutation_pvalue(stat2, labels, n_perm=199) > 0.05
     lo, hi = M.bootstrap_interval(lambda idx: x[idx].mean(), x.size, n_boot=500, method="basic")
     assert lo < x.mean() < hi
+
+
+def test_metrics_of_large_images_go_through_in_batches_with_the_same_numbers(monkeypatch):
+    torch.manual_seed(0)
+    model = GapNet(n_maps=5).eval()
+    x = torch.rand(7, 1, 8, 8)
+    heat = torch.rand(7, 8, 8).numpy()
+    t = capture(model, x, "reduce").targets
+    keep = np.random.default_rng(0).random((7, 5)) < 0.5
+    whole = [M.deletion_auc(model, x, heat, t), M.insertion_auc(model, x, heat, t),
+             M.retained_score(model, "reduce", x, t, keep), M.class_probabilities(model, x, t)]
+    monkeypatch.setattr(M, "_BATCH_VALUES", 3 * 64)  # three 8 x 8 images per forward pass
+    assert M.auto_batch_size(x) == 3
+    calls = []
+    handle = model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    try:
+        parts = [M.deletion_auc(model, x, heat, t), M.insertion_auc(model, x, heat, t),
+                 M.retained_score(model, "reduce", x, t, keep), M.class_probabilities(model, x, t)]
+    finally:
+        handle.remove()
+    assert max(calls) <= 17  # one image's 17 deletion steps at most, never the whole batch
+    for a, b in zip(whole, parts):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
