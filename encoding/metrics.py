@@ -309,7 +309,7 @@ def deletion_curves(model, images, heatmaps, targets, mode: str = "deletion", st
     start, end = (images, base) if mode == "deletion" else (base, images)
     rank = np.empty_like(order)
     rank[np.arange(n)[:, None], order] = np.arange(h * w)[None, :]
-    targets = np.broadcast_to(np.asarray(targets, dtype=np.int64), (n,))
+    targets = np.broadcast_to(np.asarray(targets, dtype=np.int64), (n,)).copy()
     # the (steps + 1) perturbed copies of a few images at a time, one forward batch each
     per = max(1, auto_batch_size(images) // (steps + 1))
     probs = np.empty((n, steps + 1))
@@ -362,7 +362,7 @@ def retained_score(model, layer, images, targets, keep) -> np.ndarray:
                                 f"{tuple(state['mask'].shape)}.")
         return output * state["mask"][:, :, None, None].to(output.dtype)
 
-    targets = np.broadcast_to(np.asarray(targets, dtype=np.int64), (images.shape[0],))
+    targets = np.broadcast_to(np.asarray(targets, dtype=np.int64), (images.shape[0],)).copy()
     step = auto_batch_size(images)
     kept = []
     with _hooked(module, hook):
