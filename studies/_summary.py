@@ -47,6 +47,12 @@ def summarise(path: str | PathLike) -> str:
     if problems:
         ns = Counter(int(p["spec"].get("n", 0)) for p in problems.values())
         lines.append("qubits       " + ", ".join(f"n = {n}: {c}" for n, c in sorted(ns.items())))
+        capped = [p["spec"] for p in problems.values() if p["spec"].get("candidates_dropped")]
+        if capped:
+            lines.append(f"candidates   {len(capped)} problems dropped maps at their qubit cap "
+                         f"(of {max(s['n_maps'] for s in capped)} maps in the layer; up to "
+                         f"{max(s['candidates_dropped'] for s in capped)} dropped, the weakest "
+                         "relevance first)")
         sp = [p["group_attrs"].get("spectral", {}) for p in problems.values()]
         lines.append("Delta_min    " + _stats(s.get("delta_min", np.nan) for s in sp))
         lines.append("s*           " + _stats(s.get("s_star", np.nan) for s in sp))

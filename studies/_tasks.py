@@ -160,7 +160,12 @@ def run_instance(inst: Instance, settings: dict, threads: int = 1) -> dict:
         ``id``, ``data``, ``attrs``, ``seconds``, ``worker``, and ``error`` (a traceback) or
         None.
     """
-    _limit_threads(threads, torch_too=inst.kind == "xai")
+    if inst.kind == "xai":
+        # one long torch task (every explainer and metric of one model): it takes the
+        # machine's cores, since the problems beside it finish long before it on real images
+        _limit_threads(max(threads, os.cpu_count() or 1), torch_too=True)
+    else:
+        _limit_threads(threads, torch_too=False)
     t = time.perf_counter()
     out = {"id": inst.id, "worker": f"{socket.gethostname()}:{os.getpid()}", "error": None,
            "data": {}, "attrs": {}}

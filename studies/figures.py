@@ -75,34 +75,41 @@ def _pyplot():
 
 def explanation_gallery(images, heatmaps: dict, path: str | PathLike, *, titles=None,
                         alpha: float = 0.55) -> None:
-    """One row per image: the image, then each method's heatmap over it.
+    """One row per image: the image (in colour when it has 3 channels), then each method's
+    heatmap over it (jet colour map, alpha-blended), at the image's resolution.
 
     Parameters
     ----------
     images : (N, C, H, W) array_like
-        Pixel values in [0, 1].
+        Pixel values in [0, 1]; C = 1 (grey) or 3 (RGB).
     heatmaps : dict of str -> (N, H, W) ndarray
         Method name -> heatmaps in [0, 1] (column order = dict order).
     titles : sequence of str, optional
         Row labels (e.g. "#21: 1").
     """
     plt = _pyplot()
-    images = np.asarray(images)
-    n = images.shape[0]
+    images = np.clip(np.asarray(images, dtype=float), 0.0, 1.0)
+    n, _, h, w = images.shape
     methods = list(heatmaps)
+    # a panel holds the image at its own resolution (one pixel per image pixel at 150 dpi,
+    # at least 1.6 in); small images are drawn as blocks, large ones smoothed
+    side = max(1.6, w / _STYLE["figure.dpi"])
+    interpolation = "nearest" if max(h, w) < 64 else "antialiased"
     with plt.rc_context({**_STYLE, "axes.grid": False}):
-        fig, axes = plt.subplots(n, 1 + len(methods), figsize=(1.6 * (1 + len(methods)), 1.6 * n),
+        fig, axes = plt.subplots(n, 1 + len(methods),
+                                 figsize=(side * (1 + len(methods)), side * n * h / w),
                                  squeeze=False)
         for i in range(n):
             img = images[i].transpose(1, 2, 0)
             img = img[..., 0] if img.shape[-1] == 1 else img
             cmap = "gray" if img.ndim == 2 else None
-            axes[i, 0].imshow(img, cmap=cmap, vmin=0, vmax=1)
+            axes[i, 0].imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation=interpolation)
             axes[i, 0].set_ylabel(titles[i] if titles is not None else f"image {i}")
             for j, m in enumerate(methods):
                 ax = axes[i, j + 1]
-                ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
-                ax.imshow(heatmaps[m][i], cmap="jet", alpha=alpha, vmin=0, vmax=1)
+                ax.imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation=interpolation)
+                ax.imshow(heatmaps[m][i], cmap="jet", alpha=alpha, vmin=0, vmax=1,
+                          interpolation=interpolation)
             for ax in axes[i]:
                 ax.set_xticks([])
                 ax.set_yticks([])

@@ -268,7 +268,8 @@ def _xai(study: StudyData, out, formats):
             if heat:
                 p = out / f"gallery_{name}.{fmt}"
                 explanation_gallery(d["xai/images"][first], heat, p,
-                                    titles=[f"class {labels[i]}" for i in first])
+                                    titles=[classes[labels[i]] if classes else
+                                            f"class {labels[i]}" for i in first])
                 paths.append(p)
             if bc:
                 p = out / f"bhattacharyya_{name}.{fmt}"
