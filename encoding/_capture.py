@@ -6,7 +6,6 @@ included, which propagate unchanged (with a note naming the layer and the image 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 

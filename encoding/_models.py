@@ -24,7 +24,6 @@ insertion baselines), and a checkpoint rebuilds it from its config.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 from torch import nn

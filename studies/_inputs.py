@@ -165,7 +165,7 @@ def load_models(config: StudyConfig, *, progress: bool = True, data=None
     """
     import torch
 
-    from encoding import (check_classifier, default_model, load_checkpoint, load_digits_dataset,
+    from encoding import (default_model, load_checkpoint, load_digits_dataset,
                           model_from_factory, trained_model)
     from encoding.exceptions import EncodingError
 
@@ -221,7 +221,7 @@ def _provenance(meta: dict) -> dict:
 
 
 def _checked(models: list[ExplainedModel], config: StudyConfig) -> list[ExplainedModel]:
-    from encoding import check_classifier, resolve_layer
+    from encoding import check_classifier
     from encoding.exceptions import EncodingError
 
     for e in models:
@@ -230,7 +230,6 @@ def _checked(models: list[ExplainedModel], config: StudyConfig) -> list[Explaine
                                        what=f"model {e.name!r}")
         except EncodingError as err:
             raise ConfigError(f"{config.source}: {err}") from err
-        module, _ = resolve_layer(e.model, e.layer)
         e.metadata["layer"] = e.layer
     return models
 

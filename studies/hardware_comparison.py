@@ -13,7 +13,6 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 
 from simulate.dwave import DWaveAnnealer, PathIntegralQPU, compare  # noqa: E402
 from studies.benchmarks.bench_spectral import selection_qubo  # noqa: E402

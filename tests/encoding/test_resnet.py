@@ -3,7 +3,6 @@ are those of an independent functional forward pass written from the state_dict 
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from encoding import (EncodingError, PaperNet, ResNet18, ResNet18Features,
                       load_resnet18_state_dict, train)

@@ -191,7 +191,8 @@ def folder_and_factory(tmp_path, monkeypatch):
         checkpoint = "small.pt"
         layer = "layer3"
     ''') + SMALL)
-    return tmp_path, cfg
+    yield tmp_path, cfg
+    sys.modules.pop("mynets", None)
 
 
 def test_an_image_folder_and_a_factory_model_run_end_to_end(folder_and_factory, capsys):
