@@ -7,8 +7,8 @@ redundancy, and the selection QUBO handed to the physics side as a dimod BQM.
 >>> digits = load_digits_dataset()
 >>> cap = capture(model, digits.images[:1], model.target_layer)
 >>> qubo = SelectionQubo("cardinality", m=4).fit(cap.activations[0], cap.gradients[0])
->>> selections(ExactGroundStateSolver().sample(qubo.bqm_))  # doctest: +SKIP
-[(2, 5, 9, 13)]
+>>> [len(selection) for selection in selections(ExactGroundStateSolver().sample(qubo.bqm_))]
+[4]
 """
 
 from . import metrics

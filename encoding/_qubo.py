@@ -4,7 +4,7 @@ Two formulations over n candidate maps (binary x_k = 1: map k is chosen):
 
 - "paper" (the reference paper): ``E(x) = (1 - beta) sum_{p<q} J_pq x_p x_q - beta sum_p a_p x_p``
   with a = normalised relevance and J the redundancy; no constraint on how many are chosen.
-- "cardinality" (DESIGN.md): ``E(x) = -sum_k r_k x_k + beta sum_{k<l} R_kl x_k x_l
+- "cardinality" (docs/design.md): ``E(x) = -sum_k r_k x_k + beta sum_{k<l} R_kl x_k x_l
   + lam (sum_k x_k - m)^2`` with r = relevance / max|relevance| and lam from
   :func:`cardinality_penalty`, which makes every minimiser choose exactly m maps.
 """

@@ -18,7 +18,7 @@ class QuboCAM(BaseCAM):
 
     For each image: :class:`SelectionQubo` builds the BQM from the layer's maps and gradients,
     ``solver`` returns samples, the lowest-energy sample is the selection S, and the channel
-    vector is ``w_k = mean_ij dy_c/dA_k,ij`` on S and 0 elsewhere (DESIGN.md). The heatmap is
+    vector is ``w_k = mean_ij dy_c/dA_k,ij`` on S and 0 elsewhere (docs/design.md). The heatmap is
     ``ReLU(sum_{k in S} w_k A_k)`` -- GradCAM's when S holds every map -- or, with
     ``per_channel_relu=True``, the reference paper's ``sum_{k in S} ReLU(w_k A_k)``.
 

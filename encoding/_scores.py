@@ -17,7 +17,7 @@ __all__ = ["relevance", "redundancy", "RELEVANCE", "REDUNDANCY"]
 #: linear head); "ablation" y_c - y_c(A_k = 0) (from forward passes, given by the caller)
 RELEVANCE = ("gradcam", "contribution", "ablation")
 #: redundancy kinds: "abs-cosine" |cos(A_k, A_l)| of the flattened maps (the reference
-#: paper's); "rectified-cosine" cos(ReLU A_k, ReLU A_l) (DESIGN.md; in [0, 1])
+#: paper's); "rectified-cosine" cos(ReLU A_k, ReLU A_l) (docs/design.md; in [0, 1])
 REDUNDANCY = ("abs-cosine", "rectified-cosine")
 
 

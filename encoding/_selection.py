@@ -49,7 +49,7 @@ class SelectionQubo:
         Relevance normalisation of the "paper" formulation: "max" divides by the largest
         candidate relevance (keeps ratios; default), "minmax" is the paper's earlier code (the
         weakest candidate gets 0), "none" keeps raw values. "cardinality" always divides by
-        max|r| (DESIGN.md).
+        max|r| (docs/design.md).
     max_qubits : int, optional
         At most this many candidates (the largest relevance first); a
         :class:`CandidatesTruncatedWarning` reports a truncation, and ``metadata_["dropped"]``

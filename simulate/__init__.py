@@ -3,7 +3,8 @@ P(T), the time to reach a target probability, and a dimod sampler that draws fro
 
 >>> import dimod, simulate
 >>> bqm = dimod.BinaryQuadraticModel({0: -1.0, 1: 0.5}, {(0, 1): 0.8}, 0.0, "BINARY")
->>> p = simulate.success_probability(bqm, T=20.0)
+>>> print(f"{simulate.success_probability(bqm, T=20.0):.6f}")
+0.999832
 """
 
 from ._anneal import (METHODS, AnnealResult, anneal, initial_state, success_probability,

@@ -6,7 +6,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import dimod
 import numpy as np
 
 import spectral
@@ -25,11 +24,8 @@ METHODS = ("auto", "split", "magnus", "dop853", "qutip")
 #: default tolerance of our propagators (2-norm of the final state's error)
 DEFAULT_TOL = 1e-7
 # "auto" uses the split-operator propagator (QuTiP with dephasing): with Blanes & Moan's
-# splitting and vector kernels it was the fastest of ours at n = 8-10 and at n = 16-20
-# (2 cores; n = 8, T = 100: 0.01 s against DOP853 0.02 s; n = 16: 2.2 s against 4.0 s;
-# n = 20: 43 s against 103 s), and since spectral's matvec got its register passes DOP853
-# is as fast or up to 20 % faster at n = 12-14 (n = 12, T = 100: 0.077 s against 0.095 s,
-# tuned QuTiP 0.61 s; bench_dynamics.py). A choice by n is left open.
+# splitting and vector kernels it is the fastest of ours at small and at large n, and close
+# to DOP853 in between (docs/performance.md, bench_dynamics.py).
 
 #: state-sized work vectors of each method (for the memory guard): DOP853 keeps 12 stage
 #: vectors and three states; QuTiP's solver keeps about 8
@@ -43,7 +39,7 @@ class AnnealResult:
     Attributes
     ----------
     p_success : float
-        P(T) = sum over the ground bitstrings g of H_P of |<g|psi(T)>|^2 (DESIGN.md).
+        P(T) = sum over the ground bitstrings g of H_P of |<g|psi(T)>|^2 (docs/design.md).
     T : float
         Total anneal time (inverse energy units, hbar = 1).
     s : (m,) ndarray
@@ -163,7 +159,7 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     Parameters
     ----------
     bqm_or_H : dimod.BinaryQuadraticModel or spectral.AnnealingHamiltonian
-        The problem; conventions of DESIGN.md (bit i = variable i, H_D = -sum X_i, H_P =
+        The problem; conventions of docs/design.md (bit i = variable i, H_D = -sum X_i, H_P =
         energies / scale).
     T : float
         Total anneal time, > 0, in inverse units of the (scaled) energy.
@@ -176,12 +172,10 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
         commutator-free Magnus steps with Chebyshev exponentials of the matrix-free H (error
         control alike); "qutip": QuTiP 5 ``sesolve`` (``mesolve`` with dephasing) with the
         tuned options of :data:`simulate._qutip_backend.SESOLVE_OPTIONS` (vern7, atol 1e-10,
-        rtol 1e-8, global error <= 3.4e-9 measured for n <= 14); "dop853": Dormand-Prince
-        8(5,3) on the Numba matvec, its stages fused in Numba (each step's error estimate
-        held to tol * h / T; final-state error measured below 0.5 tol on 1100 random
-        problems);
-        "auto": "qutip" with dephasing, else "split" (the fastest at n = 8-10 and 16-20;
-        DOP853 is as fast or up to 20 % faster at n = 12-14, measured).
+        rtol 1e-8); "dop853": Dormand-Prince 8(5,3) on the Numba matvec, its stages fused in
+        Numba (each step's error estimate held to tol * h / T; the final-state error stays
+        below tol on random problems, tested);
+        "auto": "qutip" with dephasing, else "split" (docs/performance.md).
     dephasing : float, optional
         Rate gamma >= 0 of the Lindblad operators sqrt(gamma) Z_i (open system; QuTiP's mesolve
         on the 4^n-dimensional density matrix: practical up to n ~ 8).

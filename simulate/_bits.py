@@ -1,4 +1,4 @@
-"""Basis indices to samples (private): bit i of the index is variable i (DESIGN.md)."""
+"""Basis indices to samples (private): bit i of the index is variable i (docs/design.md)."""
 
 from __future__ import annotations
 

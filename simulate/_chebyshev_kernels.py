@@ -7,7 +7,6 @@ from compiled code so that no Python runs between the terms of a series).
 from __future__ import annotations
 
 import numba as nb
-import numpy as np
 
 from spectral._kernels import hamiltonian_matvec
 

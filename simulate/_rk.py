@@ -4,8 +4,8 @@ The explicit Runge-Kutta pair of Hairer, Norsett & Wanner (Solving ODEs I, sec. 
 tableau is scipy's ``DOP853``) integrates i dpsi/dt = (H(t/T) - E) psi, where the shift E is
 the state's mean energy <H> at the start of each step (held fixed within the step). A
 constant shift only changes the global phase, and E = <H> minimises ||(H - E) psi||, the
-rate at which the amplitudes turn: measured, 10 % fewer steps than shifting by the spectrum's
-lower bound and 10x fewer than centring the spectrum. Each step runs its 12 stages in one
+rate at which the amplitudes turn, so the steps are longer than with a shift by the
+spectrum's lower bound or its centre. Each step runs its 12 stages in one
 compiled call (``_rk_kernels.dop853_step``); Python only evaluates the schedule and chooses
 the step. A state of at most ``2**BLOCK_BITS`` amplitudes (one cache block of the matvec) is
 kept as its real and imaginary parts instead (``planar_dop853_step``): two threads, one per
@@ -15,10 +15,10 @@ Error control: the embedded estimate ``err = h |e5|^2 / sqrt(|e5|^2 + 0.01 |e3|^
 of the state, as in Hairer's DOP853) is held below ``tol * h / T`` per step, with Gustafsson's
 PI controller. The evolution is unitary, so local errors are not amplified and the
 final-state error is about their sum, ``<= tol``. The estimate is asymptotic, so this is a
-measured statement, not a proof: against the dense propagator on 1100 random problems
-(n = 1-7, T = 0.05-100, tol = 1e-9-1e-2) the error stayed below 0.5 tol once the controller
-works at ``min(tol, 1e-5)`` and with at least 16 steps (without these two limits, few large
-steps at tol >= 1e-4 under-estimated it up to 9x).
+tested statement, not a proof: against the dense propagator on random problems (n = 1-7,
+T = 0.05-100, tol = 1e-9-1e-2) the error stays below tol once the controller works at
+``min(tol, 1e-5)`` and with at least 16 steps (without these two limits, few large steps at
+loose tolerances under-estimate it).
 """
 
 from __future__ import annotations
@@ -56,13 +56,13 @@ _ERROR_ORDER = 8
 _EXPONENT = 1.0 / (_ERROR_ORDER - 1)  # err / allowed ~ h^7 (allowed grows with h)
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.95, 0.2, 5.0
 #: Gustafsson's PI step control (h_new = h S q^-(1/7 - 0.75 beta) q_prev^beta, q = err /
-#: allowed): the steps sit at DOP853's stability limit on the imaginary axis (|h lambda| ~ 6,
-#: measured), where the plain controller oscillated and rejected 5-12 % of the steps; with
-#: beta = 0.04 (Hairer's choice for DOPRI5) almost none are rejected and fewer are taken.
+#: allowed): the steps sit at DOP853's stability limit on the imaginary axis (|h lambda| ~ 6),
+#: where a plain controller oscillates and rejects steps; with beta = 0.04 (Hairer's choice
+#: for DOPRI5) almost none are rejected and fewer are taken.
 _BETA = 0.04
 #: at least this many steps: the embedded estimate is asymptotic (h -> 0), and with one or two
 #: steps over a whole anneal (short T) it under-estimated the error (found by the hypothesis
-#: test; see _LOOSEST_TOL for the measured size)
+#: test; see _LOOSEST_TOL)
 _MIN_STEPS = 16
 #: the controller works at min(tol, this): at looser tolerances the steps are large enough
 #: for the (asymptotic) estimate to under-estimate the error, by up to 9x at tol = 1e-3 on

@@ -16,7 +16,7 @@ class AnnealingSampler(dimod.Sampler):
     """Samples bitstrings from |psi(T)|^2 of a closed-system anneal (:func:`simulate.anneal`).
 
     The state is computed once per call; ``num_reads`` bitstrings are drawn from it. Conventions
-    of DESIGN.md (H_D = -sum X_i, H_P = energies / scale, linear schedule by default, hbar = 1,
+    of docs/design.md (H_D = -sum X_i, H_P = energies / scale, linear schedule by default, hbar = 1,
     T = ``annealing_time`` in inverse units of the scaled energy). Energies in the returned
     SampleSet are the BQM's, offset included (``sample_ising``/``sample_qubo`` follow dimod's
     rules: no offset).

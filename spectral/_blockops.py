@@ -2,9 +2,8 @@
 
 The eigensolvers keep their bases as rows ``V (m, dim)`` with ``m`` a few tens and ``dim`` up to
 2**24, and need products such as ``T @ V.T`` and ``Y @ V`` with a block ``T`` or ``Y`` of only
-a few rows. OpenBLAS runs these "skinny" products at about a third of the memory bandwidth a
-plain ``gemv`` reaches on these machines (5 against 16 GB/s at dim = 2**20, measured). These
-kernels stream ``V`` once, in chunks that keep the small block in cache, in parallel over
+a few rows. OpenBLAS runs these "skinny" products well below the memory bandwidth a plain
+``gemv`` reaches (docs/performance.md). These kernels stream ``V`` once, in chunks that keep the small block in cache, in parallel over
 chunks.
 """
 
@@ -42,8 +41,7 @@ def _add_combination(Y, V, lo, hi, acc):
     Register tiling: each inner loop takes two rows of ``Y`` and four rows of ``V``, so that
     an element of ``V`` loaded from cache feeds two multiply-adds and an element of ``acc``
     is loaded and stored once per four. A plain loop per (row of ``Y``, row of ``V``) is
-    bound by its loads and stores, not its arithmetic: 1.6x slower from cache (measured at
-    q = 2, m = 18). A missing partner row repeats a valid one with zero weight.
+    bound by its loads and stores, not its arithmetic. A missing partner row repeats a valid one with zero weight.
     """
     q, m = Y.shape
     length = hi - lo

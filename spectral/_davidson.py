@@ -2,7 +2,7 @@
 
 Why: near the end of an anneal H(s) = A H_D + B H_P is almost diagonal (A small) while its
 spectrum is wide (B times the penalty energies), so the relative gap that sets a Krylov
-method's speed is tiny: Lanczos needed 800+ matvecs per point at 12 qubits there (measured).
+method's speed is tiny, and Lanczos needs hundreds of matvecs per point there.
 A preconditioner that inverts the diagonal removes the wide part of the spectrum; what is
 left is set by the off-diagonal strength A, which is small exactly there.
 
@@ -18,8 +18,8 @@ proportional to ``A``.
 
 The basis is not orthonormalised: Rayleigh-Ritz solves the pencil of its projection and its
 overlap, both updated from the pass that forms the corrections, so that an iteration reads
-the basis once (see ``block_davidson``). Measured at 20 and 22 qubits: 1.7x and 2.2x faster
-than the orthonormal version (three passes more per iteration), same matvecs.
+the basis once (see ``block_davidson``); an orthonormal basis needs three passes more per
+iteration for the same matvecs (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _ILL_CONDITIONED = 1e6
 _DGKS = 0.7071067811865476
 _WELL_CONDITIONED = 1e-4
 #: iterations, and matvecs in units of the budget, before the convergence rate is judged;
-#: the window it is measured over (iterations)
+#: the window it is estimated over (iterations)
 _JUDGE_AFTER = 10
 _JUDGE_FRACTION = 0.25
 _WINDOW = 16
@@ -101,10 +101,9 @@ def _too_slow(history: list[float], used: int, per_iteration: float, tol: float,
     Davidson's residuals oscillate from one iteration to the next and often stall for a while
     before the basis captures the wanted levels, so the rate is the least-squares slope of
     log(residual) over the last ``_WINDOW`` iterations, each costing ``per_iteration``
-    matvecs (the measured mean), and nothing is judged before ``_JUDGE_AFTER`` iterations and
-    ``_JUDGE_FRACTION * budget`` matvecs. Measured at 20 qubits, s = 0.97: a stall from
-    iteration 8 to 25 projected 3600 more matvecs at iteration 20; the solve then converged
-    in 312, against 1610 for Lanczos.
+    matvecs (the mean so far), and nothing is judged before ``_JUDGE_AFTER`` iterations and
+    ``_JUDGE_FRACTION * budget`` matvecs: a stall in the middle of a solve projects many more
+    matvecs than the solve then needs once the basis holds the wanted levels.
     """
     if used >= _BUDGET_CAP * budget:
         return True
@@ -264,7 +263,7 @@ def block_davidson(
     then the new rows of ``G``) -- most of an iteration's time at 20+ qubits, where a matvec
     costs about as much as reading 10 vectors. The price is the conditioning of ``S``: a
     correction is admitted as it is only while at least ``_NEW_SHARE`` of it lies outside
-    the basis (measured: almost always), and a thick restart -- which makes the basis
+    the basis (almost always so), and a thick restart -- which makes the basis
     orthonormal again, up to rounding -- comes at the latest when the scaled ``S`` has a
     condition number above ``_ILL_CONDITIONED``. The Ritz values are accurate to about
     ``eps * cond(S) * ||H||``; the residuals are always computed from the vectors.

@@ -1,6 +1,6 @@
 """Gap sweeps and the minimum gap of H(s) = A(s) H_D + B(s) H_P.
 
-Which gap (DESIGN.md): d = degeneracy of H_P's minimum, counted in the initial state's
+Which gap (docs/design.md): d = degeneracy of H_P's minimum, counted in the initial state's
 symmetry sector; Delta(s) = E_d(s) - E_0(s), from the instantaneous ground state to the first
 level that does not end in the ground manifold.
 """
@@ -219,8 +219,7 @@ class _Tracker:
         self._davidson_from = np.inf  # Davidson is the method from here to s = 1
         self._davidson_lost = -1.0  # the highest s where it handed over to Lanczos (-1: none)
         # the eigensolver's basis, reused from point to point: freshly allocated, its pages
-        # were faulted in (and zeroed) at every point -- 6 GB per point at n = 24; measured
-        # at n = 22, the run's time in the kernel fell from 36 s to 15 s
+        # would be faulted in (and zeroed) at every point, gigabytes per point at n = 24
         self._workspace: dict = {}
         self.evaluations = 0
 
@@ -229,7 +228,7 @@ class _Tracker:
 
         Davidson's diagonal preconditioner wins late in the anneal (small A(s)) and loses
         early, so the switch is learned as one point on the s axis, by bisection: at or above
-        the lowest s where Davidson beat the Lanczos cost measured nearest to it (or 1), it
+        the lowest s where Davidson beat the Lanczos cost learned nearest to it (or 1), it
         runs with up to twice that cost (``_UNHINTED_BUDGET`` while no cost is learned);
         below, it is tried only in the upper half of the interval between the highest s where
         it lost and that point (``None``: the default budget of :func:`lowest_levels`).
@@ -249,10 +248,9 @@ class _Tracker:
             if tol <= _LEARN_TOL_FACTOR * self.tol:
                 # per digit, from solves near the final tolerance only: a loose solve from a
                 # good warm start has few digits to gain, and its cost per nominal digit
-                # would promise Davidson's budget far too few matvecs (measured at 20 qubits:
-                # a hint of 126 where Lanczos then needed 1019)
+                # would promise Davidson's budget far too few matvecs
                 self._lanczos_cost[s] = max(lv.matvecs, 1) / -np.log10(tol)
-            if budget != 0:  # Davidson was tried and handed over
+            if budget != 0:  # Davidson ran first and handed over
                 self._davidson_lost = max(self._davidson_lost, s)
         elif lv.backend == "davidson" and (budget is None or lv.matvecs <= budget):
             self._davidson_from = min(self._davidson_from, s)

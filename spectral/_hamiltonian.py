@@ -18,7 +18,7 @@ from .exceptions import SpectralError
 __all__ = ["AnnealingHamiltonian"]
 
 _SECTORS = {"full": 0.0, "even": 1.0, "odd": -1.0}
-#: relative tolerance that decides which bitstrings belong to the ground manifold (DESIGN.md)
+#: relative tolerance that decides which bitstrings belong to the ground manifold (docs/design.md)
 GROUND_RTOL = 1e-9
 
 
@@ -27,7 +27,7 @@ class AnnealingHamiltonian:
 
     ``H_D = -sum_i X_i``; ``H_P`` is diagonal with ``H_P[b, b] = bqm.energy(x(b)) / scale``,
     bit ``i`` of ``b`` being variable ``variables[i]`` (least significant first; binary 1 <->
-    spin +1). Energies are dimensionless (DESIGN.md).
+    spin +1). Energies are dimensionless (docs/design.md).
 
     Build it with :meth:`from_bqm`. In a symmetry sector (``"even"``/``"odd"``, only when
     ``H_P`` has no linear Ising terms) the basis is ``(|b> +- |~b>)/sqrt(2)`` for the

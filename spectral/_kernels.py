@@ -1,6 +1,6 @@
 """Numba kernels of the annealing Hamiltonian (private; array-in, array-out, no validation).
 
-Basis convention (DESIGN.md): basis-state index ``b``; bit ``i`` of ``b`` is variable ``i``.
+Basis convention (docs/design.md): basis-state index ``b``; bit ``i`` of ``b`` is variable ``i``.
 In a symmetry sector of the global spin flip, index ``b < 2**(n-1)`` stands for
 ``(|b> + sign * |~b>) / sqrt(2)`` with the top bit of ``b`` zero, and the driver term
 ``X_{n-1}`` becomes ``sign`` times the flip of all ``n - 1`` remaining bits.
@@ -40,9 +40,8 @@ def _cube4_row(typingctx, x, y, r):  # pragma: no cover - compiled
     """``y[16 r + q] = (x[16 r + (q ^ 1)] + x[.. (q ^ 2)]) + (x[.. (q ^ 4)] + x[.. (q ^ 8)])``
     for q = 0..15 (the 4-cube of bits 0-3), in LLVM vector IR: four-double loads, lane
     shuffles for the partners inside a vector, the same additions in the same order as the
-    scalar loop (bitwise equal results). Numba's loop vectoriser kept that loop scalar; this
-    is 1.1-1.6x faster for a whole matvec in cache (n = 12-16, float64 and complex128,
-    measured). No bounds checks: row r must lie inside both arrays."""
+    scalar loop (bitwise equal results). Numba's loop vectoriser keeps that loop scalar. No
+    bounds checks: row r must lie inside both arrays."""
     sig = types.void(x, y, r)
     width = 2 if isinstance(x.dtype, types.Complex) else 1  # doubles per element
 
@@ -195,14 +194,13 @@ def _apply_block(v, diag, a, b, nbits, flip_sign, shift, out, base, kb, acc):
     scratch array of ``2**kb`` elements).
 
     Bits 0-3 on rows of 16 (:func:`_cube4_row`, vector IR), then up to four butterfly levels
-    per pass in registers (:func:`_make_radix`; 1.4-1.6x faster in cache than two levels per
-    loop over views); bits above the block add whole partner blocks, four per pass, the last
-    four in the pass that writes ``out`` (one pass over ``acc`` fewer; with one ``acc`` per
-    chunk of blocks, 4-12 % faster at n = 16-24 than one pass per four bits and one ``acc``
-    per block, timed in turn). Every other inner loop runs over array *views* with indices
-    from ``range(m)``: LLVM then knows they are non-negative, drops Numba's negative-index
-    wraparound and vectorises (indexing ``v[base + t]`` directly kept every loop scalar, about
-    2x slower).
+    per pass in registers (:func:`_make_radix`, fewer passes over the block than two levels
+    per loop over views); bits above the block add whole partner blocks, four per pass, the last
+    four in the pass that writes ``out`` (one pass over ``acc`` fewer), with one ``acc`` per
+    chunk of blocks rather than per block. Every other inner loop runs over array *views*
+    with indices from ``range(m)``: LLVM then knows they are non-negative, drops Numba's
+    negative-index wraparound and vectorises (indexing ``v[base + t]`` directly keeps every
+    loop scalar).
     """
     mask = v.shape[0] - 1
     step = 32 // v.itemsize  # elements per four-double vector
@@ -218,8 +216,7 @@ def _apply_block(v, diag, a, b, nbits, flip_sign, shift, out, base, kb, acc):
         k = min(4, kb - i)
         if m * v.itemsize >= 4096:
             # rows 4 KiB apart share a set of the 8-way L1 cache: 16 rows of v and of
-            # acc thrashed it (complex128, bits 8-11 at n = 12: 16.5 against 5.6 us for
-            # the register passes with two levels per pass); 4 and 4 rows fit
+            # acc thrash it (complex128, bits 8 and up); 4 and 4 rows fit
             k = min(k, 2)
         for j0 in range(0, bs, m << k):
             for t in range(0, m, step):
@@ -273,9 +270,8 @@ def hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, shift, out):
 
 @njit(_MATVEC_SIGNATURES, **NJIT_FLAGS)
 def hamiltonian_matvec_serial(v, diag, a, b, nbits, flip_sign, shift, out):
-    """The same on the calling thread. Faster up to ``2**BLOCK_BITS`` states, a single block:
-    measured at 12 qubits, 3.7-3.9 against 5.4-5.6 us (float64) and 16.3-16.4 against
-    18.1-18.4 us (complex128), the parallel region's start costing more than the work."""
+    """The same on the calling thread. Faster up to ``2**BLOCK_BITS`` states, a single block,
+    where starting the parallel region costs more than the work."""
     _apply_hamiltonian(v, diag, a, b, nbits, flip_sign, shift, out)
 
 

@@ -6,9 +6,9 @@ algorithm with partial reorthogonalization", Math. Comp. 42 (1984) 115): the inn
 ``omega[i, j] = v_i . v_j`` of the cycle's Lanczos vectors are *estimated* by a recurrence of
 O(j) scalars per step, and a step is reorthogonalised against the whole basis (classical
 Gram-Schmidt with the DGKS correction; Daniel, Gragg, Kaufman & Stewart, Math. Comp. 30 (1976)
-772) only when an estimate exceeds ``_SEMI``. Full reorthogonalisation at every step was
-80-90 % of the time at 20 qubits (measured); with the estimates, 3-8 of 58-102 steps need it
-on 9-11-qubit tests, for the same eigenvalues, residuals and step counts.
+772) only when an estimate exceeds ``_SEMI``. Full reorthogonalisation at every step would be
+most of the time at large n; with the estimates only a few steps of a cycle need it, for the
+same eigenvalues, residuals and step counts.
 
 The recurrence. Every Lanczos vector satisfies ``H v_i = sum_l M[l, i] v_l + beta_i v_(i+1)``
 with ``M`` the symmetric projected matrix, so evaluating ``v_i . H v_j`` from both sides gives,
@@ -21,13 +21,12 @@ that increases the magnitude (also as the estimate of ``omega[j+1, j]``; a warm 
 ``beta_j`` small and this term large). When an estimate exceeds ``_SEMI`` both ``v_j`` and
 ``v_(j+1)`` are reorthogonalised (Simon's rule).
 
-Two departures from Simon, both measured:
+Two departures from Simon:
 
 - ``_SEMI = 1e-12``, not sqrt(eps): eigenvalues from a semi-orthogonal basis are accurate to
   O(eps ||H||), but Ritz *vectors* only to O(sqrt(eps) ||H||) in the residual, and the callers
-  ask for residuals of 1e-10 ||H||. At sqrt(eps) the residuals came out near 1e-7 and the
-  solves took up to 2.4x the steps; at 1e-12 steps and residuals equal full
-  reorthogonalisation's.
+  ask for residuals of 1e-10 ||H||. At sqrt(eps) the residuals stall above that and the
+  solves take more steps; at 1e-12 steps and residuals equal full reorthogonalisation's.
 - The kept Ritz vectors of a thick restart are combinations of a merely semi-orthogonal basis:
   their relation ``H x_i = theta_i x_i + s_i v_keep`` holds only to O(omega ||H||), which the
   recurrence cannot model. Every step is therefore projected off them explicitly (a few
@@ -35,8 +34,8 @@ Two departures from Simon, both measured:
   which couples to all of them, is a full projection done twice.
 
 Written here rather than taken from ARPACK because the basis is kept as contiguous rows and
-every projection is one call of the parallel block kernels: with scipy's ARPACK, its internal
-work was 80 % of the time of a 16-qubit gap sweep (measured), against 20 % for the matvec.
+every projection is one call of the parallel block kernels: with scipy's ARPACK, its serial
+internal work, not the matvec, dominates a gap sweep.
 """
 
 from __future__ import annotations

@@ -30,21 +30,20 @@ AUTO_DENSE_MAX_DIM = 256
 FALLBACK_DENSE_MAX_DIM = 4096
 #: Lanczos: basis size before a thick restart (at least 2k + 10); smallest dimension that
 #: uses partial reorthogonalisation (below, a full pass over the basis is cheaper than
-#: the estimates' bookkeeping: measured crossover between 2**14 and 2**16)
+#: the estimates' bookkeeping)
 LANCZOS_BASIS = 32
 LANCZOS_PARTIAL_MIN_DIM = 2**15
 #: Davidson: basis size before a thick restart (at least 6 blocks: a restart keeps two
 #: blocks of Ritz vectors and one of the previous iteration's, GD+k); extra Ritz pairs carried
 #: beyond the k wanted; preconditioner shift in units of A(s)
-#: (basis 12 with GD+k: 1.25x faster than 24 with a plain thick restart at 22 qubits, 3 %
-#: more matvecs -- each iteration reads the whole basis; without the previous Ritz vectors
-#: basis 12 needed 40 % more matvecs. No extra pair: with min_gap's gap-aware tolerances one
-#: extra cost 1.4x the time at 20 qubits, two 1.8x)
+#: (a small basis because each iteration reads the whole basis; the previous Ritz vectors
+#: keep its matvec count near a large basis's. No extra pair: with min_gap's gap-aware
+#: tolerances an extra pair costs more time than it saves; docs/performance.md)
 DAVIDSON_BASIS = 12
 DAVIDSON_EXTRA = 0
 DAVIDSON_SIGMA = 2.0
 #: matvecs a Davidson attempt of the "auto" backend may project before it hands over to
-#: Lanczos, when the caller has no measured Lanczos cost nearby
+#: Lanczos, when the caller has learned no Lanczos cost nearby
 AUTO_DAVIDSON_BUDGET = 300
 
 
@@ -65,7 +64,7 @@ class Levels:
     s : float
         Schedule point.
     energies : (k,) ndarray
-        Eigenvalues, ascending (dimensionless energy, DESIGN.md).
+        Eigenvalues, ascending (dimensionless energy, docs/design.md).
     vectors : (dim, k) ndarray
         Normalised eigenvectors as columns (the layout of ``numpy.linalg.eigh``), in the
         Hamiltonian's sector basis.
@@ -297,7 +296,7 @@ def lowest_levels(
     backend : {"auto", "dense", "sparse", "matrix-free", "davidson"}
         ``"auto"`` is dense for ``dim <= 256``; above, block Davidson with a diagonal
         preconditioner (fast where A(s) is small: late in the anneal) that hands over to
-        matrix-free Lanczos (fast where the spectrum is not stiff) as soon as its measured
+        matrix-free Lanczos (fast where the spectrum is not stiff) as soon as its observed
         convergence rate projects more than 300 matvecs (see :data:`BACKENDS`).
     tol : float
         Relative residual tolerance: every pair must satisfy

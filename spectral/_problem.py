@@ -1,6 +1,6 @@
 """From a dimod BQM to the arrays of the problem Hamiltonian H_P (private).
 
-Conventions (DESIGN.md): variable ``i`` is ``list(bqm.variables)[i]`` and bit ``i`` (least
+Conventions (docs/design.md): variable ``i`` is ``list(bqm.variables)[i]`` and bit ``i`` (least
 significant first) of the basis index; binary 1 <-> spin +1. ``H_P[b, b] = bqm.energy(x(b))``,
 offset included, then divided by the scale factor.
 """

@@ -34,7 +34,7 @@ class Schedule:
     Build one with :meth:`linear` (the default: A = 1 - s, B = s), :meth:`from_functions`
     (two callables) or :meth:`from_table` / :meth:`from_csv` (tabulated values, e.g. a D-Wave
     published schedule, linearly interpolated). A and B are dimensionless energies in the
-    units of the Hamiltonian (DESIGN.md); a D-Wave table in GHz is converted by the D-Wave
+    units of the Hamiltonian (docs/design.md); a D-Wave table in GHz is converted by the D-Wave
     adapter, not here.
 
     Calling ``schedule(s)`` returns ``(A(s), B(s))``; :meth:`derivative` returns
@@ -210,7 +210,7 @@ def _vectorize(f):
             out = np.asarray(f(s), dtype=float)
             if out.shape == s.shape or out.ndim == 0:
                 return out
-        except Exception:  # callable not written for arrays: fall back to a loop below
+        except Exception:  # noqa: BLE001 - a callable not written for arrays: loop below
             pass
         return np.vectorize(lambda x: float(f(float(x))), otypes=[float])(s)
 

@@ -1,7 +1,7 @@
 """Keep BLAS single-threaded while the Numba kernels run in parallel (private).
 
-Measured here: a 16-qubit gap search took 7.5 s with OpenBLAS on one thread and 42 s with
-OpenBLAS on two, the BLAS threads competing with Numba's OpenMP workers for the same cores.
+BLAS threads started beside Numba's OpenMP workers compete with them for the same cores, and
+a gap search then runs several times slower.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """studies — study configs, the Dask runner, the HDF5 store, figures and the ``qaxai`` CLI.
 
 >>> from studies import load_config, run_study, load_study, study_figures
->>> config = load_config("builtin:quick")                  # doctest: +SKIP
+>>> config = load_config("builtin:quick", overrides=["images.per_class=3"])
+>>> config.name, config["images"]["per_class"], config["problems"]["qubits"]
+('quick', 3, [8, 12])
 >>> summary = run_study(config, "results/quick.h5")         # doctest: +SKIP
 >>> study = load_study("results/quick.h5")                  # doctest: +SKIP
 >>> study_figures("results/quick.h5", "results/figures")    # doctest: +SKIP

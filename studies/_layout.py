@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 
 __all__ = ["LAYOUT", "describe", "layout_markdown", "ROOT_ATTRS", "INSTANCE_ATTRS"]
 
-_E = "dimensionless energy (the scaled H of DESIGN.md)"
+_E = "dimensionless energy (the scaled H of docs/design.md)"
 
 # pattern -> (shape, units, meaning)
 LAYOUT: dict[str, tuple[str, str, str]] = {

@@ -12,12 +12,12 @@ import warnings
 import zlib
 from dataclasses import dataclass, field
 
-import dimod
 import numpy as np
 
 from .config import StudyConfig
+from .problems import _random_selection
 
-__all__ = ["Instance", "plan", "random_selection_bqm", "instance_seed"]
+__all__ = ["Instance", "plan", "instance_seed"]
 
 
 @dataclass
@@ -44,30 +44,6 @@ class Instance:
 def instance_seed(study_seed: int, instance_id: str) -> int:
     """A seed that depends only on the study seed and the instance id (stable on resume)."""
     return (zlib.crc32(instance_id.encode()) ^ (study_seed * 2654435761)) % (2**31 - 1)
-
-
-def random_selection_bqm(n: int, seed: int, beta: float = 0.5) -> tuple[dimod.BQM, dict]:
-    """A random choose-m-of-n selection QUBO in the cardinality formulation.
-
-    Relevance r ~ U(0.05, 1), redundancy = cosine similarity of n random non-negative
-    "maps" of 64 pixels (cubed uniforms: sparse, like rectified feature maps), m = round(n/4),
-    and the proven penalty of :func:`encoding.cardinality_penalty` plus 0.01.
-    """
-    from encoding import cardinality_bqm, cardinality_penalty
-
-    rng = np.random.default_rng([n, seed])
-    r = rng.uniform(0.05, 1.0, n)
-    X = rng.random((n, 64)) ** 3
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    R = X @ X.T
-    np.fill_diagonal(R, 0.0)
-    m = max(1, int(round(n / 4)))
-    rh = r / r.max()
-    lam = cardinality_penalty(rh, R, beta, m, 1e-2)
-    bqm = cardinality_bqm(rh, R, beta, m, lam, list(range(n)))
-    meta = {"formulation": "cardinality", "beta": beta, "m": m, "penalty": lam,
-            "relevance": "random", "redundancy": "random cosine"}
-    return bqm, {"relevance": r, "candidates": np.arange(n), "metadata": meta}
 
 
 def _captures(model, data, idx, layer, batch: int = 32):
@@ -145,7 +121,8 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
                         "candidates": qubo.candidates_, "metadata": qubo.metadata_}))
     for n in c["problems"]["random_qubits"]:
         for seed in c["problems"]["random_seeds"]:
-            bqm, enc = random_selection_bqm(n, seed)
+            bqm, r, meta = _random_selection(n, seed, "proven", 0.5)
+            enc = {"relevance": r, "candidates": np.arange(n), "metadata": meta}
             iid = f"random-n{n:02d}-seed{seed}"
             instances.append(Instance(iid, "problem", {
                 "source": "random", "formulation": "cardinality", "n": n, "seed": seed,

@@ -20,8 +20,18 @@ def _stats(values) -> str:
     return f"median {np.median(v):.4g} (min {v.min():.4g}, max {v.max():.4g}, N = {v.size})"
 
 
-def summarise(path: str | PathLike) -> str:
-    """A text summary: provenance, runs, instances by kind and status, main results."""
+def _xai_table(d: dict) -> str:
+    from encoding import XaiStudy
+
+    columns = ("weights", "method", "space", "metric", "value", "low", "high", "p_value",
+               "better")
+    rows = [dict(zip(columns, vals)) for vals in zip(*(d[f"xai/table/{c}"] for c in columns))]
+    return XaiStudy(table=rows).format_table()
+
+
+def summarise(path: str | PathLike, *, xai_tables: bool = False) -> str:
+    """A text summary: provenance, runs, instances by kind and status, main results; with
+    ``xai_tables``, every XAI study's full metric table (values, 95 % intervals, p-values)."""
     study = load_study(path)
     a = study.attrs
     runs = json.loads(a.get("runs", "[]"))
@@ -78,6 +88,8 @@ def summarise(path: str | PathLike) -> str:
         lines.append(f"{iid}".ljust(13) + f"{d['xai/labels'].size} images; Bhattacharyya "
                      "off-diag (lower = more distinct): " +
                      ", ".join(f"{m} {v:.3f}" for m, v in bc.items()))
+        if xai_tables:
+            lines.append(_xai_table(d))
     lines.append("read it      h5py.File(path)['instances'][<id>] -- every dataset has units "
                  "and meaning attributes")
     return "\n".join(lines)

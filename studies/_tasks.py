@@ -73,7 +73,7 @@ def _problem(inst: Instance, settings: dict) -> tuple[dict, dict]:
     sp = settings["spectral"]
     if sp["enabled"] and n <= sp["max_qubits"]:
         t = time.perf_counter()
-        H = spectral.AnnealingHamiltonian.from_bqm(bqm)  # sector "auto", as DESIGN.md says
+        H = spectral.AnnealingHamiltonian.from_bqm(bqm)  # sector "auto", as docs/design.md says
         res = spectral.min_gap(H, s_tol=sp["s_tol"], levels=min(sp["levels"], H.dim))
         data.update({"spectral/s": res.s, "spectral/energies": res.energies,
                      "spectral/gaps": res.gaps, "spectral/residuals": res.residuals})

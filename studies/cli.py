@@ -124,7 +124,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "or --scheduler); the client writes each result as it arrives. Interrupt it any time; "
         "the same command resumes (complete instances are skipped).")
     run.add_argument("config", help="a study config (TOML), e.g. studies/configs/quick.toml, "
-                     "or builtin:NAME (quick, paper, scaling, paper-stl10)")
+                     "or builtin:NAME (quick, paper, paper-stl10, scaling, xai-digits, hardware)")
     run.add_argument("--set", dest="overrides", action="append", default=[],
                      metavar="SECTION.KEY=VALUE",
                      help="override a config value, in TOML syntax (repeatable), e.g. "
@@ -149,6 +149,8 @@ def _build_parser() -> argparse.ArgumentParser:
                              description="Print a study file's provenance, its instances by "
                              "kind and status, and the main results.")
     inspect.add_argument("file", help="a study file (HDF5) written by qaxai run")
+    inspect.add_argument("--xai", action="store_true",
+                         help="also print every XAI study's full metric table")
     inspect.set_defaults(func=_cmd_inspect)
 
     figures = sub.add_parser("figures", help="draw the paper's figures from a study file",
@@ -398,7 +400,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from ._summary import summarise
 
-    print(summarise(args.file))
+    print(summarise(args.file, xai_tables=args.xai))
     return 0
 
 

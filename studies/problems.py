@@ -10,7 +10,9 @@ Formats (chosen by the file's content, then its suffix):
 
 A name ``builtin:NAME`` loads a shipped problem; :func:`builtin_problems` lists them.
 
-Two generated families are hard for a minimum-gap search and for annealing:
+:func:`random_selection_bqm` is the random "choose m of n" selection QUBO that the random
+problems of a study and the benchmarks use. Two generated families are hard for a
+minimum-gap search and for annealing:
 :func:`perturbative_crossing_bqm` (a first-order avoided crossing whose gap shrinks
 exponentially with n) and :func:`rounded_ising_bqm` (random couplings near -1, 0, +1, whose
 near-ties give narrow crossings).
@@ -26,7 +28,10 @@ from pathlib import Path
 import dimod
 import numpy as np
 
-__all__ = ["load_bqm", "builtin_problems", "perturbative_crossing_bqm", "rounded_ising_bqm"]
+__all__ = ["load_bqm", "builtin_problems", "random_selection_bqm", "perturbative_crossing_bqm",
+           "rounded_ising_bqm"]
+
+PENALTIES = ("proven", "loose")
 
 _BUILTIN_PREFIX = "builtin:"
 
@@ -151,6 +156,55 @@ def _vartype(value, where: str) -> dimod.Vartype:
         return dimod.as_vartype(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: vartype must be 'SPIN' or 'BINARY', got {value!r}.") from exc
+
+
+def _random_selection(n: int, seed: int, penalty: str, beta: float):
+    from encoding import cardinality_bqm, cardinality_penalty
+
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}.")
+    if int(n) < 1 or int(seed) < 0:
+        raise ValueError(f"need n >= 1 and seed >= 0, got n={n!r}, seed={seed!r}.")
+    rng = np.random.default_rng([int(n), int(seed)])
+    r = rng.uniform(0.05, 1.0, n)
+    X = rng.random((n, 64)) ** 3
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    R = X @ X.T
+    np.fill_diagonal(R, 0.0)
+    m = max(1, int(round(n / 4)))
+    rh = r / r.max()
+    if penalty == "proven":
+        lam = cardinality_penalty(rh, R, beta, m, 1e-2)
+    else:
+        lam = float(np.max(np.abs(rh) + beta * np.abs(R).sum(axis=1))) + 0.1
+    bqm = cardinality_bqm(rh, R, beta, m, lam, list(range(n)))
+    meta = {"formulation": "cardinality", "beta": beta, "m": m, "penalty": lam,
+            "penalty_rule": penalty, "relevance": "random", "redundancy": "random cosine"}
+    return bqm, r, meta
+
+
+def random_selection_bqm(n: int, seed: int, *, penalty: str = "proven", beta: float = 0.5
+                         ) -> dimod.BinaryQuadraticModel:
+    """A random "choose m of n" selection QUBO in the cardinality formulation (BINARY).
+
+    ``E(x) = -sum r_k x_k + beta sum_{k<l} R_kl x_k x_l + lam (sum x - m)^2`` with relevance
+    r ~ U(0.05, 1) divided by its maximum, redundancy R = cosine similarity of n random
+    non-negative "maps" of 64 pixels (cubed uniforms: sparse, like rectified feature maps),
+    m = round(n / 4) (at least 1). Seeded by ``(n, seed)``: the same problem on every machine.
+
+    Parameters
+    ----------
+    penalty : {"proven", "loose"}
+        "proven": lam = the bound of :func:`encoding.cardinality_penalty` plus 0.01, the
+        smallest that provably makes every minimiser choose m maps (the studies' choice).
+        "loose": lam = max_k(|r_k| + beta sum_l |R_kl|) + 0.1, a simpler sufficient rule,
+        several times larger: it compresses the energy differences that decide the
+        selection, so the gap is smaller and closes later (s* near 1), the hard regime for
+        eigensolvers (the benchmarks' choice).
+    beta : float
+        Weight of the redundancy.
+    """
+    return _random_selection(n, seed, penalty, beta)[0]
 
 
 def perturbative_crossing_bqm(n: int, *, eps: float = 0.1, delta: float = 0.2

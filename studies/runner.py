@@ -159,7 +159,7 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
                 inst = by_key[fut.key]
                 try:
                     result = fut.result()
-                except Exception as exc:  # a worker died (KilledWorker, memory): record it
+                except Exception as exc:  # noqa: BLE001 - a worker died (KilledWorker, memory)
                     result = {"id": inst.id, "error": f"{type(exc).__name__}: {exc}",
                               "data": {}, "attrs": {}, "seconds": float("nan"), "worker": ""}
                 tw = time.perf_counter()

@@ -18,7 +18,7 @@ I2 = np.eye(2)
 
 
 def basis_samples(n: int) -> np.ndarray:
-    """Row b = the binary bits of b, least significant first (DESIGN.md bit order)."""
+    """Row b = the binary bits of b, least significant first (docs/design.md bit order)."""
     b = np.arange(2**n)
     return ((b[:, None] >> np.arange(n)) & 1).astype(np.int8)
 

@@ -10,6 +10,10 @@ compare them with.
   freeze-out Boltzmann model and the stand-in.
 - Schedules in GHz (:func:`load_schedule`, :func:`approximate_schedule`) and their exact
   conversion to qaxai's dimensionless anneal (:func:`to_dimensionless`).
+
+>>> from simulate.dwave import wilson_interval
+>>> print("P(ground) = 0.30, Wilson 95 %% interval [%.3f, %.3f]" % wilson_interval(30, 100))
+P(ground) = 0.30, Wilson 95 % interval [0.219, 0.396]
 """
 
 from ._adapter import DWaveAnnealer, HardwareResult, has_credentials

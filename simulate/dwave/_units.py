@@ -1,4 +1,4 @@
-"""D-Wave schedules and units, and their conversion to DESIGN.md's dimensionless form.
+"""D-Wave schedules and units, and their conversion to docs/design.md's dimensionless form.
 
 D-Wave's convention (published per-QPU schedule files; columns s, A(s), B(s) in GHz):
 
@@ -8,7 +8,7 @@ with h, J the Ising coefficients *on the QPU* (the logical ones divided by the a
 divisor) and time in ns, so that a level difference dE/h in GHz turns a phase at the angular
 frequency 2 pi dE/h rad/ns.
 
-qaxai's form (DESIGN.md): H(s) = A(s) H_D + B(s) H_P with H_D = -sum X_i, H_P = E_Ising /
+qaxai's form (docs/design.md): H(s) = A(s) H_D + B(s) H_P with H_D = -sum X_i, H_P = E_Ising /
 scale, hbar = 1, and T in the inverse of the energy unit. Taking that unit as 1 rad/ns,
 
     A_ours(s) = pi A_GHz(s),    B_ours(s) = pi B_GHz(s) scale / divisor,    T_ours = T_ns,

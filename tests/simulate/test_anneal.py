@@ -88,9 +88,9 @@ def test_dop853_converges_at_eighth_order():
 
 
 def test_methods_agree_at_ten_qubits_and_norm_is_conserved():
-    from studies.benchmarks.bench_spectral import selection_qubo
+    from studies.problems import random_selection_bqm
 
-    bqm = selection_qubo(10, 3)
+    bqm = random_selection_bqm(10, 3, penalty="loose")
     results = {m: simulate.anneal(bqm, 30.0, method=m, tol=1e-8) for m in METHODS}
     ref = results["qutip"].final_state
     for m, r in results.items():

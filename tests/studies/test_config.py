@@ -6,7 +6,7 @@ import pytest
 
 from studies.config import SCHEMA, ConfigError, load_config
 
-SHIPPED = ("quick", "paper", "scaling")
+SHIPPED = ("quick", "paper", "scaling", "xai-digits", "hardware")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -104,7 +104,7 @@ def test_shipped_configs_by_name():
     config = load_config("builtin:quick")
     assert config.name == "quick"
     assert config.text == (resources.files("studies.configs") / "quick.toml").read_text()
-    with pytest.raises(FileNotFoundError, match="shipped: paper, paper-stl10, quick, scaling"):
+    with pytest.raises(FileNotFoundError, match="shipped: hardware, paper, paper-stl10, quick, scaling, xai-digits"):
         load_config("builtin:nope")
 
 

@@ -5,12 +5,13 @@ study's largest: minimum gap and P(T) at T = 10, 50, 100; no model, so the CNN s
 nothing) runs on a LocalCluster of 1 worker and of 2 workers, each task with one Numba
 thread, each into a fresh HDF5 file. Printed: the throughput (instances per second from the
 first submission to the last write; cluster start-up excluded, and printed apart) and its
-ratio 2 workers / 1 worker (target >= 1.7 on 2 cores; also in the steady state, after each
-worker's first result), the client's HDF5 write time per instance and the file size per
+ratio 2 workers / 1 worker (also in the steady state, after each worker's first result), the client's HDF5 write time per instance and the file size per
 instance. For information, 1 worker with 2 Numba threads (the default on a 1-worker
 cluster) runs too.
 
-Run: ``python studies/benchmarks/bench_runner.py [--seeds 10]``.
+Writes ``benchmarks/results/runner.json``.
+
+Run: ``python benchmarks/bench_runner.py [--seeds 10] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from _common import write_result  # noqa: E402
 from studies.config import load_config  # noqa: E402
 from studies.runner import run_study  # noqa: E402
 
@@ -64,6 +66,8 @@ def _run(config, folder: Path, name: str, workers: int, threads: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=10, help="random problems per n (3 n values)")
+    ap.add_argument("--json", default=None, help="result file (default benchmarks/results/"
+                    "runner.json)")
     args = ap.parse_args()
     config = load_config("bench-runner", text=CONFIG.format(seeds=list(range(args.seeds))))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
@@ -87,6 +91,19 @@ def main() -> None:
     print(f"store write overhead: {rows[1]['write_ms']:.2f} ms per instance "
           f"({100 * rows[1]['write_ms'] / 1e3 / (rows[1]['compute'] / rows[1]['instances']):.2f} "
           "% of the per-instance wall time at 2 workers)")
+    for r in rows:
+        r["ratio"] = r["throughput"] / rows[0]["throughput"]
+    write_result(
+        "runner", title="The study runner's scale-out",
+        what=f"The same study ({3 * args.seeds} random selection problems, n = 10–12: minimum "
+             "gap and P(T) at three T) on a LocalCluster; throughput from the first submission "
+             "to the last write (cluster start-up apart), the client's HDF5 write time and the "
+             "file size per instance.",
+        baseline="1 worker with 1 thread, same run",
+        columns=[("name", "cluster"), ("throughput", "instances/s"), ("ratio", "ratio"),
+                 ("steady", "steady state /s"), ("startup", "start-up (s)"),
+                 ("write_ms", "write (ms/instance)"), ("kib", "KiB/instance")],
+        rows=rows, path=args.json)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Benchmark: spectral.min_gap against the reference paper's way of finding the minimum gap.
 
-For random "choose m of n" selection QUBOs (DESIGN.md's form, seeded) at n = 12, 16, 20
+For random "choose m of n" selection QUBOs (``studies.problems.random_selection_bqm`` with the
+loose penalty, the hard late-gap regime; seeded) at n = 12, 16, 20
 (22, 24 with --large) this times, in the same run:
 
 - ``spectral.min_gap`` (matrix-free Numba operator; preconditioned Davidson late in the
@@ -19,11 +20,11 @@ matvec are timed in alternation (9 pairs), each matvec against the triad just be
 bandwidth of this shared machine moves by 1.5-2x within minutes.
 
 ``--no-baseline`` times ``min_gap`` and the matvec only (the baseline needs hours from n = 20
-on); ``--matvec-only`` times the matvec alone (``min_gap`` takes about 2 minutes at n = 22 and
-8 at n = 24 on 2 cores: see the README).
+on); ``--matvec-only`` times the matvec alone. Writes ``benchmarks/results/spectral.json``
+(``--json PATH`` elsewhere).
 
-Run: ``python studies/benchmarks/bench_spectral.py [--large] [--n 12 16] [--full-baseline]
-[--no-baseline] [--matvec-only]``.
+Run: ``python benchmarks/bench_spectral.py [--large] [--n 12 16] [--full-baseline]
+[--no-baseline] [--matvec-only] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -36,79 +37,14 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import dimod  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
-from numba import njit, prange  # noqa: E402
 from scipy.sparse.linalg import eigsh  # noqa: E402
 
 import spectral  # noqa: E402
-from studies.benchmarks.selection import selection_bqm  # noqa: E402
-
-
-def selection_qubo(n: int, seed: int, beta: float = 0.5) -> dimod.BinaryQuadraticModel:
-    """A random selection QUBO of DESIGN.md's form (relevance, cosine redundancy, penalty)."""
-    rng = np.random.default_rng(seed)
-    m = max(1, round(n / 4))
-    r = rng.standard_normal(n)
-    r /= np.max(np.abs(r))
-    feats = np.maximum(rng.standard_normal((n, 64)), 0.0) + 1e-3
-    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
-    R = feats @ feats.T
-    np.fill_diagonal(R, 0.0)
-    return selection_bqm(r, R, m, beta)
-
-
-@njit(parallel=True, cache=True)
-def _triad(a, b, c, x):
-    for i in prange(a.shape[0]):
-        a[i] = b[i] + x * c[i]
-
-
-class Triad:
-    """A parallel triad ``a = b + x c`` on 3 arrays of 256 MiB: this machine's memory bandwidth."""
-
-    def __init__(self, n_doubles: int = 1 << 25) -> None:
-        self.a = np.empty(n_doubles)
-        self.b, self.c = np.random.rand(n_doubles), np.random.rand(n_doubles)
-        _triad(self.a, self.b, self.c, 0.5)  # compile and touch the pages
-
-    def bandwidth(self) -> float:
-        """Bytes per second of one triad (3 x 8 bytes per element: read b, c, write a)."""
-        t = time.perf_counter()
-        _triad(self.a, self.b, self.c, 0.5)
-        return 3 * 8 * self.a.size / (time.perf_counter() - t)
-
-    def best(self, repeats: int = 5) -> float:
-        return max(self.bandwidth() for _ in range(repeats))
-
-
-def time_against_triad(calls: dict, triad: Triad, dim: int,
-                       pairs: int = 9) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Time each call against the bandwidth bound of a vector of ``dim`` doubles, in pairs.
-
-    The bound is the time to move 3 x 8 x dim bytes (read v, read diag, write out) at the
-    bandwidth of a triad run just before each timed call; one untimed call comes between
-    them, so that vectors that fit in the caches are timed warm, as in an eigensolver. On a
-    shared machine the bandwidth moves by 1.5-2x within minutes (26-50 GB/s measured here), so
-    a bandwidth taken once at the start and a call timed minutes later can give any ratio;
-    alternating them keeps both under the same load. ``calls`` maps names to callables without
-    arguments, taken in turn in each of the ``pairs`` rounds. Returns, per name, the seconds of
-    its timed calls and the bound of each (seconds).
-    """
-    for fn in calls.values():
-        fn()  # compile and warm
-    times = {name: [] for name in calls}
-    bounds = {name: [] for name in calls}
-    for _ in range(pairs):
-        for name, fn in calls.items():
-            bounds[name].append(3 * 8 * dim / triad.bandwidth())
-            fn()  # untimed: the triad left the caches cold and the threads idle
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return {name: (np.array(times[name]), np.array(bounds[name])) for name in calls}
+from _common import Triad, time_against_triad, write_result  # noqa: E402
+from studies.problems import random_selection_bqm  # noqa: E402
 
 
 def matvec_against_bound(H: spectral.AnnealingHamiltonian, triad: Triad,
@@ -154,30 +90,40 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true",
                         help="time min_gap and the matvec, not the eigsh baseline")
     parser.add_argument("--matvec-only", action="store_true", help="time the matvec alone")
+    parser.add_argument("--json", default=None, help="result file (default benchmarks/results/"
+                        "spectral.json)")
     args = parser.parse_args()
+    rows = []
     sizes = args.n or ([12, 16, 20] + ([22, 24] if args.large else []))
 
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"numba threads {numba.get_num_threads()}, python {platform.python_version()}")
     triad = Triad()
-    print(f"# memory bandwidth (parallel triad, best of 5 at the start): {triad.best() / 1e9:.1f} "
+    bandwidth = triad.best()
+    print(f"# memory bandwidth (parallel triad, best of 5 at the start): {bandwidth / 1e9:.1f} "
           "GB/s", flush=True)
     grid = np.linspace(0.0, 1.0, 101)
     header = ("n", "min_gap_s", "evals", "matvecs", "baseline_s", "ratio", "dmin_ours", "dmin_base",
               "ours-base", "s_star", "matvec_ms", "bound_ms", "x_bound", "x_range", "peak_GB")
     _print_row(*header)
     for n in sizes:
-        bqm = selection_qubo(n, args.seed + n)
+        bqm = random_selection_bqm(n, args.seed + n, penalty="loose")
         H = spectral.AnnealingHamiltonian.from_bqm(bqm)
         t_mv, bound, pair_ratios = matvec_against_bound(H, triad)
         matvec_cols = (f"{t_mv * 1e3:.2f}", f"{bound * 1e3:.2f}", f"{np.median(pair_ratios):.2f}",
                        f"{pair_ratios.min():.2f}-{pair_ratios.max():.2f}")
+        row = {"n": n, "matvec_ms": t_mv * 1e3, "bound_ms": bound * 1e3,
+               "x_bound": float(np.median(pair_ratios)),
+               "x_range": f"{pair_ratios.min():.2f}–{pair_ratios.max():.2f}"}
+        rows.append(row)
         if args.matvec_only:
             _print_row(n, *["-"] * 9, *matvec_cols, f"{_peak_gb():.2f}")
             continue
         t = time.perf_counter()
         result = spectral.min_gap(bqm, s_tol=1e-6)
         t_ours = time.perf_counter() - t
+        row.update(min_gap_s=t_ours, matvecs=result.matvecs, delta_min=result.delta_min,
+                   s_star=result.s_star, peak_GB=_peak_gb())
         if args.no_baseline:
             _print_row(n, f"{t_ours:.2f}", result.evaluations, result.matvecs, "-", "-",
                        f"{result.delta_min:.6g}", "-", "-", f"{result.s_star:.6f}", *matvec_cols,
@@ -189,6 +135,9 @@ def main() -> None:
         t_base_101 = t_base * (grid.size / pts.size)
         note = "" if full else f"  (baseline timed on {pts.size} of 101 points, extrapolated)"
         dmin_base = float(gaps.min())
+        row.update(baseline_s=t_base_101, ratio=t_base_101 / t_ours,
+                   ours_minus_grid=result.delta_min - dmin_base,
+                   baseline_points=int(pts.size))
         _print_row(n, f"{t_ours:.2f}", result.evaluations, result.matvecs, f"{t_base_101:.1f}",
                    f"{t_base_101 / t_ours:.1f}", f"{result.delta_min:.6g}", f"{dmin_base:.6g}",
                    f"{result.delta_min - dmin_base:.1e}", f"{result.s_star:.6f}", *matvec_cols,
@@ -198,6 +147,23 @@ def main() -> None:
     print("# matvec_ms, bound_ms: medians of 9 pairs (a triad, then a matvec timed warm); "
           "x_bound: the median of the pairs' matvec / bound, x_range: their smallest and largest; "
           "peak_GB includes the triad's 0.75 GB.")
+    write_result(
+        "spectral", title="Minimum gap: spectral.min_gap against eigsh on a grid",
+        what="`spectral.min_gap` (refined and certified Δ_min) on random selection QUBOs with "
+             "the loose penalty (`random_selection_bqm(n, seed, penalty=\"loose\")`), and the "
+             "matvec against the memory-bandwidth bound 3 × 8 × 2^n bytes / triad bandwidth "
+             "(median of 9 pairs, each matvec after a triad).",
+        baseline="H(s) as scipy CSR and `eigsh(k=2, which=\"SA\")` on a 101-point s grid, "
+                 "Δ_min read off the grid (the reference paper's way); from n = 16 timed on 11 "
+                 "points and scaled to 101",
+        columns=[("n", "n"), ("min_gap_s", "min_gap (s)"), ("matvecs", "matvecs"),
+                 ("baseline_s", "baseline (s)"), ("ratio", "speed-up"),
+                 ("ours_minus_grid", "Δ_min − grid minimum"), ("matvec_ms", "matvec (ms)"),
+                 ("bound_ms", "bound (ms)"), ("x_bound", "matvec / bound"),
+                 ("peak_GB", "peak memory (GB)")],
+        rows=rows, bandwidth=bandwidth, path=args.json,
+        notes=["A negative Δ_min − grid minimum: the grid misses the minimum. Peak memory "
+               "includes the triad's 0.75 GB."])
 
 
 if __name__ == "__main__":

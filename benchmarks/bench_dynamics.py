@@ -2,18 +2,19 @@
 ``method="auto"`` runs), Magnus-Chebyshev and DOP853 (stages fused in Numba) propagators, in
 the same run, at the same accuracy target.
 
-For random selection QUBOs (the spectral benchmark's family) at n = 8, 10, 12, 14 and
+For random selection QUBOs (``random_selection_bqm(n, 1, penalty="loose")``) at n = 8, 10,
+12, 14 and
 T = 10, 50, 100 this prints, per (n, T), the wall time of each method, the ratio QuTiP / ours,
 and max |P_ours - P_qutip| (all target a final-state error of 1e-7 or better, far inside the
 issue's 1e-6: QuTiP with vern7 at atol 1e-10, rtol 1e-8; ours with tol 1e-7). Then the
 targets: QuTiP / ours >= 5 at n = 12, T = 100, and (``--large``) n = 20, T = 100 with split
-and DOP853 in under 2 minutes (tuned QuTiP took 813 s there). A single run of the n = 12 case takes
-0.2-1.5 s and varied by up to 2x from run to run on this shared machine, so the target is
-also timed ``--repeat`` times (QuTiP, DOP853 and split alternating), and the ratios of the
-medians and of the best times are printed.
+and DOP853 in under 2 minutes. Single runs of the n = 12 case vary on a shared machine, so
+the target is also timed ``--repeat`` times (QuTiP, DOP853 and split alternating), and the
+ratios of the medians and of the best times are printed. Writes
+``benchmarks/results/dynamics.json``.
 
-Run: ``python studies/benchmarks/bench_dynamics.py [--n 8 10 12 14] [--T 10 50 100] [--large]
-[--repeat 7]``.
+Run: ``python benchmarks/bench_dynamics.py [--n 8 10 12 14] [--T 10 50 100] [--large]
+[--repeat 7] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import simulate  # noqa: E402
-from studies.benchmarks.bench_spectral import selection_qubo  # noqa: E402
+from _common import write_result  # noqa: E402
+from studies.problems import random_selection_bqm  # noqa: E402
+
+
+def selection_qubo(n, seed):
+    return random_selection_bqm(n, seed, penalty="loose")
+
 
 METHODS = ("qutip", "split", "magnus", "dop853")
 
@@ -44,7 +51,10 @@ def main() -> None:
     ap.add_argument("--T", type=float, nargs="+", default=[10.0, 50.0, 100.0])
     ap.add_argument("--large", action="store_true")
     ap.add_argument("--repeat", type=int, default=7, help="timings of the n = 12, T = 100 target")
+    ap.add_argument("--json", default=None, help="result file (default benchmarks/results/"
+                    "dynamics.json)")
     args = ap.parse_args()
+    rows = []
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     for method in METHODS:  # load the Numba kernels and QuTiP's first-call machinery
         simulate.anneal(selection_qubo(4, 0), 1.0, method=method)
@@ -64,6 +74,10 @@ def main() -> None:
                   f"{out['dop853'][0]:9.2f} {tq / out['split'][0]:12.2f} "
                   f"{tq / out['magnus'][0]:13.2f} {tq / out['dop853'][0]:13.2f} {dp:9.1e} "
                   f"{pq:10.6f}", flush=True)
+            rows.append({"case": f"n = {n}, T = {T:g}", "qutip_s": tq,
+                         **{f"{m}_s": out[m][0] for m in METHODS[1:]},
+                         "ratio_split": tq / out["split"][0], "ratio_dop853": tq / out["dop853"][0],
+                         "max_dP": dp})
     if target is not None:
         print(f"target n = 12, T = 100: QuTiP / split = {target:.1f} (>= 5 wanted)")
     if args.repeat > 0:
@@ -80,11 +94,29 @@ def main() -> None:
             print(f"  {m}: median {med[m]:.3f} s, best {best[m]:.3f} s; QuTiP / {m}: ratio of "
                   f"medians {med['qutip'] / med[m]:.1f}, of best {best['qutip'] / best[m]:.1f}"
                   " (>= 5 wanted)", flush=True)
+        rows.append({"case": f"n = 12, T = 100, medians of {args.repeat}",
+                     "qutip_s": med["qutip"], "split_s": med["split"], "dop853_s": med["dop853"],
+                     "ratio_split": med["qutip"] / med["split"],
+                     "ratio_dop853": med["qutip"] / med["dop853"]})
     if args.large:
+        large = {}
         bqm = selection_qubo(20, 1)
         for m in ("split", "dop853"):
             t, p = _timed(bqm, 100.0, m)
             print(f"n = 20, T = 100, {m}: {t:.1f} s (< 120 s wanted), P = {p:.8f}", flush=True)
+            large[f"{m}_s"] = t
+        rows.append({"case": "n = 20, T = 100", **large})
+    write_result(
+        "dynamics", title="Success probability P(T): qaxai's propagators against QuTiP",
+        what="P(T) of random selection QUBOs (loose penalty) from |+⟩^n, every method at a "
+             "final-state error of 1e-7 or better: split operator (`method=\"auto\"`), "
+             "Magnus–Chebyshev, DOP853 with fused stages.",
+        baseline="QuTiP 5 `sesolve` with tuned options (vern7, atol 1e-10, rtol 1e-8), same run",
+        columns=[("case", "case"), ("qutip_s", "QuTiP (s)"), ("split_s", "split (s)"),
+                 ("magnus_s", "Magnus (s)"), ("dop853_s", "DOP853 (s)"),
+                 ("ratio_split", "QuTiP / split"), ("ratio_dop853", "QuTiP / DOP853"),
+                 ("max_dP", "max |ΔP|")],
+        rows=rows, path=args.json)
 
 
 if __name__ == "__main__":

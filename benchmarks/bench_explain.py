@@ -13,15 +13,15 @@ run); QuboCAM (paper formulation, exact solver) per image; and one training epoc
 head with the frozen backbone's maps cached (computed once, timed apart) against recomputing
 the backbone every epoch.
 
-Run: ``python studies/benchmarks/bench_explain.py [--images 200] [--model PaperNet|GapNet]``
-or ``python studies/benchmarks/bench_explain.py --case resnet224 [--images 16]
-[--train-images 128] [--json FILE]``.
+Writes ``benchmarks/results/explain.json`` (or ``explain_resnet224.json``).
+
+Run: ``python benchmarks/bench_explain.py [--images 200] [--model PaperNet|GapNet]`` or
+``python benchmarks/bench_explain.py --case resnet224 [--images 16] [--train-images 128]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -30,6 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
+from _common import write_result  # noqa: E402
 from encoding import (GradCAM, GradCAMPlusPlus, QuboCAM, default_model, get_sampler,  # noqa: E402
                       load_digits_dataset)
 
@@ -115,18 +116,33 @@ def main() -> None:
                     help="images of the training-epoch timing (resnet224)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--model", choices=["PaperNet", "GapNet"], default="PaperNet")
-    ap.add_argument("--json", default=None, metavar="FILE", help="also write the numbers here")
+    ap.add_argument("--json", default=None, metavar="FILE",
+                    help="result file (default benchmarks/results/explain[_resnet224].json)")
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch threads {torch.get_num_threads()}")
     if args.case == "resnet224":
         args.images = args.images or 16
-        result = _resnet224(args)
-        result.update(cores=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                      date=time.strftime("%Y-%m-%d"))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(result, f, indent=2)
+        r = _resnet224(args)
+        rows = [{"case": f"GradCAM, {r['images']} images", "value": r["gradcam_images_per_s"],
+                 "unit": "images/s", "baseline": r["baseline_images_per_s"],
+                 "ratio": r["gradcam_ratio"]},
+                {"case": "QuboCAM, paper formulation, exact solver",
+                 "value": r["qubocam_paper_s_per_image"], "unit": "s/image"},
+                {"case": f"training epoch, {r['train_images']} images, layer3 maps cached",
+                 "value": r["epoch_s_cached"], "unit": "s",
+                 "baseline": r["epoch_s_uncached"], "ratio": r["epoch_ratio"]},
+                {"case": "computing the cached maps once", "value": r["train_feature_cache_s"],
+                 "unit": "s"}]
+        write_result(
+            "explain_resnet224", title="Explanations at 224 px: ResNet-18 to layer3, N_f = 16",
+            what="PaperNet on a ResNet-18 backbone (random weights: timing only) at 224 × 224: "
+                 "GradCAM throughput, QuboCAM per image, and one training epoch of the head with "
+                 "the frozen backbone's layer3 maps cached against recomputing them.",
+            baseline=f"{r['baseline']} (GradCAM rows), the uncached epoch (training row)",
+            columns=[("case", "case"), ("value", "ours"), ("unit", "unit"),
+                     ("baseline", "baseline"), ("ratio", "baseline / ours")],
+            rows=rows, path=args.json)
         return
     args.images = args.images or 200
     model, meta = default_model(args.model)
@@ -146,6 +162,7 @@ def main() -> None:
 
     base = _best(captum_gradcam, args.repeat)
     print(f"{'captum LayerGradCam (baseline)':<40}{n / base:10.0f} images/s")
+    rows = [{"case": "captum LayerGradCam + up-sampling", "images_per_s": n / base}]
     sa = get_sampler("simulated-annealing")
     explainers = {
         "GradCAM": GradCAM(model, [model.reduce]),
@@ -160,6 +177,15 @@ def main() -> None:
     for name, cam in explainers.items():
         t = _best(lambda cam=cam: cam(x), args.repeat if "SA" not in name else 1)
         print(f"{name:<40}{n / t:10.0f} images/s   ratio to captum {base / t:6.2f}", flush=True)
+        rows.append({"case": name, "images_per_s": n / t, "ratio": base / t})
+    write_result(
+        "explain", title="Explainers on the bundled digits",
+        what=f"Images per second of each explainer on {n} held-out digits in one batch (best of "
+             f"{args.repeat}), {args.model} with 16 maps of 8 × 8.",
+        baseline="captum's `LayerGradCam` followed by bilinear up-sampling and min-max, same run",
+        columns=[("case", "method"), ("images_per_s", "images/s"),
+                 ("ratio", "captum time / ours")],
+        rows=rows, path=args.json)
 
 
 if __name__ == "__main__":
