@@ -252,6 +252,31 @@ def capture(model: nn.Module, images, layer, targets=None) -> Capture:
     images = _check_images(images)
     _check_channels(model, images)
     module, name = resolve_layer(model, layer)
+    b = images.shape[0]
+    per_image = targets is not None and not isinstance(targets, str) and \
+        not _is_target_object(targets) and np.ndim(targets) == 1 and len(targets) == b
+    step = _chunk(images)
+    parts = [_capture_chunk(model, module, name, images[i:i + step],
+                            targets[i:i + step] if per_image else targets)
+             for i in range(0, b, step)]
+    if len(parts) == 1:
+        return parts[0]
+    objects = sum((list(p.target_objects) for p in parts), []) if parts[0].target_objects \
+        else None
+    return Capture(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ("activations", "gradients", "logits", "targets")), name,
+                   np.concatenate([p.target_scores for p in parts]),
+                   tuple(objects) if objects else None)
+
+
+def _chunk(images: torch.Tensor) -> int:
+    """Images per forward pass (as :func:`encoding.metrics.auto_batch_size`): images do not
+    interact in eval mode, so large batches are split where their activations would outgrow
+    the allocator's reusable range."""
+    return int(max(1, min(4096, (1 << 21) // max(int(np.prod(images.shape[1:])), 1))))
+
+
+def _capture_chunk(model, module, name, images, targets) -> Capture:
     with _eval_mode(model), torch.enable_grad():
         logits, A = _forward_with_layer(model, module, name, images)
         if logits.ndim != 2 or logits.shape[0] != images.shape[0]:

@@ -146,8 +146,10 @@ def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None =
 
 
 @torch.no_grad()
-def _backbone_features(model: nn.Module, images: torch.Tensor, batch_size: int = 64
-                       ) -> torch.Tensor:
+def _backbone_features(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    from .metrics import auto_batch_size
+
+    batch_size = auto_batch_size(images, 64)
     model.backbone.eval()
     return torch.cat([model.features(images[i:i + batch_size])
                       for i in range(0, len(images), batch_size)])

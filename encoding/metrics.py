@@ -218,14 +218,18 @@ def target_sensitivity(predicted, runner_up, kind: str) -> np.ndarray:
     raise EncodingError(f"kind must be 'jaccard' or 'spearman', got {kind!r}.")
 
 
-#: input values per forward batch: large images go through in smaller batches (a batch's
-#: first feature maps are tens of times its input) and small ones in batches of at most 4096
-_BATCH_VALUES = 1 << 24
+#: input values per forward batch: small images go through in batches of at most 4096, large
+#: ones in batches whose activations stay below glibc's mmap threshold (at most 32 MiB): a
+#: larger tensor is returned to the system when freed and faulted in again at the next
+#: allocation, and at 224 px batches of a hundred images spend a third of their time in page
+#: faults (docs/performance.md)
+_BATCH_VALUES = 1 << 21
 
 
 def auto_batch_size(images, cap: int = 4096) -> int:
-    """Images per forward pass: at most ``cap``, and at most 2^24 input values (64 MiB of
-    float32), so that the activations of 224 px images fit in memory."""
+    """Images per forward pass: at most ``cap``, and at most 2^21 input values (8 MiB of
+    float32; 13 images of 3 x 224 x 224), so that the activations of large images neither
+    exhaust memory nor leave the allocator's reusable range."""
     per_image = int(np.prod(images.shape[1:]))
     return int(max(1, min(cap, _BATCH_VALUES // max(per_image, 1))))
 

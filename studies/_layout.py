@@ -49,7 +49,8 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "hardware/beta": ("(k,)", "1 / BQM energy", "fitted inverse temperature"),
     "hardware/chain_break_fraction": ("(k,)", "fraction", "broken chains over all reads"),
     # the XAI instance of one model
-    "xai/images": ("(N, C, H, W)", "normalised pixel", "the explained images"),
+    "xai/images": ("(N, C, H, W)", "pixel value in [0, 1]", "the explained images (a "
+                   "model's input normalisation is inside the model)"),
     "xai/indices": ("(N,)", "index", "positions in the held-out set"),
     "xai/labels": ("(N,)", "class", "true (= predicted) classes"),
     "xai/*/runner_up": ("(N,)", "class", "second most likely class per image"),

@@ -140,3 +140,30 @@ def test_ablation_matches_manual_zeroing_for_gap_net(images):
             np.testing.assert_allclose(ab[:, j], (base - model.head(Z)[:, 2]).numpy(),
                                        rtol=1e-5, atol=1e-6)
     assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_large_batches_are_captured_in_chunks_with_the_same_result(monkeypatch):
+    import encoding._capture as C
+
+    torch.manual_seed(0)
+    model = GapNet(n_maps=5).eval()
+    x = torch.rand(7, 1, 8, 8)
+    whole = capture(model, x, "reduce", "runner-up")
+    monkeypatch.setattr(C, "_chunk", lambda images: 3)  # 3 + 3 + 1 images
+    for targets in ("runner-up", np.array(whole.targets), list(whole.targets)):
+        parts = capture(model, x, "reduce", targets)
+        for field in ("activations", "gradients", "logits", "targets", "target_scores"):
+            np.testing.assert_allclose(getattr(parts, field), getattr(whole, field), rtol=1e-6,
+                                       atol=1e-7)
+
+    class Target:
+        def __init__(self, c):
+            self.category = c
+
+        def __call__(self, out):
+            return out[self.category]
+
+    objects = [Target(int(c)) for c in whole.targets]
+    parts = capture(model, x, "reduce", objects)
+    np.testing.assert_allclose(parts.gradients, whole.gradients, rtol=1e-6, atol=1e-7)
+    assert parts.target_objects == tuple(objects)

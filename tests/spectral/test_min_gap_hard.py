@@ -128,7 +128,7 @@ def test_star_sector_reduction_agrees_with_dense():
         assert np.diff(_star_levels(m, s, params, scale))[0] == pytest.approx(gap(s), abs=1e-12)
 
 
-@pytest.mark.parametrize("n", [8, 10, 12, 14])
+@pytest.mark.parametrize("n", [8, 10, 12, pytest.param(14, marks=pytest.mark.slow)])
 def test_perturbative_crossing_family(n):
     m = n - 1
     bqm, params = _star(m)

@@ -171,6 +171,7 @@ def _comparable(study):
     return out
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_results(tmp_path):
     config_path = tmp_path / "resume.toml"
     config_path.write_text(RANDOM_ONLY)

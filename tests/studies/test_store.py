@@ -124,7 +124,7 @@ def test_undocumented_datasets_and_bad_ids_are_refused(tmp_path):
     assert StudyStore(tmp_path / "s.h5", CONFIG).statuses() == {}
 
 
-def test_the_readme_documents_the_layout():
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    assert layout_markdown() in readme
+def test_the_design_document_holds_the_layout():
+    design = (Path(__file__).parents[2] / "docs" / "design.md").read_text()
+    assert layout_markdown() in design
     assert len(LAYOUT) > 20

@@ -94,6 +94,7 @@ def _check_study(out, figures, n_classes, layer):
     return study, inst
 
 
+@pytest.mark.slow
 def test_mnist_idx_files_train_explain_and_write_a_study(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("QAXAI_CACHE_DIR", str(tmp_path / "cache"))
     root = tmp_path / "mnist"
@@ -151,37 +152,33 @@ def wrong_output():
 '''
 
 
-@pytest.fixture
-def folder_and_factory(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def _folder_files(tmp_path_factory):
+    """The image folder, the factory module and its trained checkpoint, made once."""
+    import importlib.util
+
     from PIL import Image
 
     from encoding import load_image_folder, train
 
-    monkeypatch.chdir(tmp_path)
-    for c, name in enumerate(("cat", "dog", "fox")):
-        (tmp_path / "images" / name).mkdir(parents=True)
+    root = tmp_path_factory.mktemp("folder")
+    for name in ("cat", "dog", "fox"):
+        (root / "images" / name).mkdir(parents=True)
     x, y = _patterns(14, 3, (24, 24), seed=2, colour=True)
     for i, (img, label) in enumerate(zip(x, y)):
         name = ("cat", "dog", "fox")[label]
         Image.fromarray((img.transpose(1, 2, 0) * 255).astype(np.uint8)).save(
-            tmp_path / "images" / name / f"{i:03d}.png")
-    (tmp_path / "mynets.py").write_text(FACTORY)
-    import importlib.util
-    import sys
-
-    # the module is not on sys.path: `qaxai run` finds it next to the config, and the
-    # workers, started after, inherit that path (sys.path is restored after the test)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    spec = importlib.util.spec_from_file_location("mynets_for_training", tmp_path / "mynets.py")
+            root / "images" / name / f"{i:03d}.png")
+    (root / "mynets.py").write_text(FACTORY)
+    # trained from a copy of the module loaded by path: "mynets" itself is never imported here
+    spec = importlib.util.spec_from_file_location("mynets_for_training", root / "mynets.py")
     mynets = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mynets)
-    monkeypatch.delitem(sys.modules, "mynets", raising=False)
     torch.manual_seed(0)
     model = mynets.make()
-    train(model, load_image_folder(tmp_path / "images"), epochs=80, lr=1e-2, progress=False)
-    torch.save(model.state_dict(), tmp_path / "small.pt")
-    cfg = tmp_path / "folder.toml"
-    cfg.write_text(textwrap.dedent('''
+    train(model, load_image_folder(root / "images"), epochs=80, lr=1e-2, progress=False)
+    torch.save(model.state_dict(), root / "small.pt")
+    (root / "folder.toml").write_text(textwrap.dedent('''
         [data]
         source = "folder"
         path = "images"
@@ -191,10 +188,25 @@ def folder_and_factory(tmp_path, monkeypatch):
         checkpoint = "small.pt"
         layer = "layer3"
     ''') + SMALL)
-    yield tmp_path, cfg
+    return root
+
+
+@pytest.fixture
+def folder_and_factory(_folder_files, tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    shutil.copytree(_folder_files, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    # the module is not on sys.path: `qaxai run` finds it next to the config, and the
+    # workers, started after, inherit that path (sys.path is restored after the test)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    sys.modules.pop("mynets", None)
+    yield tmp_path, tmp_path / "folder.toml"
     sys.modules.pop("mynets", None)
 
 
+@pytest.mark.slow
 def test_an_image_folder_and_a_factory_model_run_end_to_end(folder_and_factory, capsys):
     tmp_path, cfg = folder_and_factory
     code, out = _run(tmp_path, cfg, "--set", "problems.qubits=[3]")
@@ -254,13 +266,22 @@ def test_a_checkpoint_that_does_not_fit_names_its_keys(folder_and_factory, capsy
     assert not out.exists()
 
 
-def test_paper_stl10_config_needs_its_files_and_runs_on_synthetic_ones(tmp_path, monkeypatch,
-                                                                       capsys):
-    monkeypatch.setenv("QAXAI_CACHE_DIR", str(tmp_path / "cache"))
+def test_paper_stl10_without_its_files_stops_at_once(tmp_path, capsys):
     assert main(["run", "builtin:paper-stl10", "--out", str(tmp_path / "no.h5")]) == 2
     err = capsys.readouterr().err
     assert "[data] path" in err and "train_X.bin" in err and "[model] weights" in err
     assert not (tmp_path / "no.h5").exists()
+    assert main(["run", "builtin:paper-stl10", "--out", str(tmp_path / "no.h5"),
+                 "--set", f"data.path={tmp_path}", "--set", "model.weights=none.pth"]) == 2
+    err = capsys.readouterr().err
+    assert "STL-10 binary files missing: ['train_X.bin'" in err
+    assert "[model] weights = 'none.pth': no such file" in err
+    assert not (tmp_path / "no.h5").exists()
+
+
+@pytest.mark.slow
+def test_paper_stl10_config_runs_on_synthetic_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(tmp_path / "cache"))
     root = tmp_path / "stl10_binary"
     root.mkdir()
     x, y = _patterns(12, 3, (96, 96), seed=3, colour=True)
