@@ -273,7 +273,7 @@ def _chunk(images: torch.Tensor) -> int:
     """Images per forward pass (as :func:`encoding.metrics.auto_batch_size`): images do not
     interact in eval mode, so large batches are split where their activations would outgrow
     the allocator's reusable range."""
-    return int(max(1, min(4096, (1 << 21) // max(int(np.prod(images.shape[1:])), 1))))
+    return int(max(1, min(4096, (1 << 19) // max(int(np.prod(images.shape[1:])), 1))))
 
 
 def _capture_chunk(model, module, name, images, targets) -> Capture:

@@ -223,12 +223,12 @@ def target_sensitivity(predicted, runner_up, kind: str) -> np.ndarray:
 #: larger tensor is returned to the system when freed and faulted in again at the next
 #: allocation, and at 224 px batches of a hundred images spend a third of their time in page
 #: faults (docs/performance.md)
-_BATCH_VALUES = 1 << 21
+_BATCH_VALUES = 1 << 19
 
 
 def auto_batch_size(images, cap: int = 4096) -> int:
-    """Images per forward pass: at most ``cap``, and at most 2^21 input values (8 MiB of
-    float32; 13 images of 3 x 224 x 224), so that the activations of large images neither
+    """Images per forward pass: at most ``cap``, and at most 2^19 input values (2 MiB of
+    float32; 3 images of 3 x 224 x 224), so that the activations of large images neither
     exhaust memory nor leave the allocator's reusable range."""
     per_image = int(np.prod(images.shape[1:]))
     return int(max(1, min(cap, _BATCH_VALUES // max(per_image, 1))))
@@ -325,7 +325,7 @@ def deletion_curves(model, images, heatmaps, targets, mode: str = "deletion", st
         switched = switched.view(m, steps + 1, 1, h, w)
         batch = torch.where(switched, end[sl, None], start[sl, None]).reshape(-1, c, h, w)
         t = np.repeat(targets[sl], steps + 1)
-        probs[sl] = class_probabilities(model, batch, t, batch_size=batch.shape[0]).reshape(
+        probs[sl] = class_probabilities(model, batch, t).reshape(
             m, steps + 1)
     return fractions, probs
 
