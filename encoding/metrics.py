@@ -222,7 +222,7 @@ def target_sensitivity(predicted, runner_up, kind: str) -> np.ndarray:
 #: ones in batches whose activations stay below glibc's mmap threshold (at most 32 MiB): a
 #: larger tensor is returned to the system when freed and faulted in again at the next
 #: allocation, and at 224 px batches of a hundred images spend a third of their time in page
-#: faults (docs/performance.md)
+#: faults
 _BATCH_VALUES = 1 << 19
 
 
