@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ._capture import resolve_layer
+from ._state_dict import load_strictly, read_state_dict
 from .exceptions import EncodingError
 
 __all__ = ["model_from_factory", "check_classifier"]
@@ -46,24 +47,6 @@ def _import_factory(spec: str, search_path=()):
     if not callable(obj):
         raise EncodingError(f"factory {spec!r} is a {type(obj).__name__}, not a callable.")
     return obj
-
-
-def _read_checkpoint(path: Path) -> dict:
-    if not path.is_file():
-        raise EncodingError(f"checkpoint {str(path)!r} does not exist: give the file holding your "
-                            "model's state_dict (torch.save(model.state_dict(), PATH)).")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001
-        raise EncodingError(f"cannot read checkpoint {str(path)!r} with "
-                            f"torch.load(weights_only=True): {err}. Save the state_dict only "
-                            "(torch.save(model.state_dict(), PATH)), not the pickled model.") from err
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise EncodingError(f"checkpoint {str(path)!r} does not hold a state_dict (a dict of "
-                            f"tensors), got {type(state).__name__}.")
-    return state
 
 
 def model_from_factory(factory: str, checkpoint: str | PathLike | None = None, *,
@@ -99,22 +82,12 @@ def model_from_factory(factory: str, checkpoint: str | PathLike | None = None, *
                             "torch.nn.Module.")
     if checkpoint is not None:
         path = Path(checkpoint)
-        state = _read_checkpoint(path)
-        own = model.state_dict()
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        if missing or unexpected:
-            raise EncodingError(
-                f"checkpoint {str(path)!r} does not fit the model of {factory!r}: "
-                f"{len(missing)} keys missing (first: {missing[:3]}), {len(unexpected)} "
-                f"unexpected (first: {unexpected[:3]}).")
-        wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items()
-                 if state[k].shape != v.shape]
-        if wrong:
-            k, got, want = wrong[0]
-            raise EncodingError(f"checkpoint {str(path)!r}: {k} has shape {got}, the model of "
-                                f"{factory!r} needs {want} ({len(wrong)} tensors differ).")
-        model.load_state_dict(state)
+        state = read_state_dict(
+            path, what="checkpoint",
+            missing=f"checkpoint {str(path)!r} does not exist: give the file holding your "
+                    "model's state_dict (torch.save(model.state_dict(), PATH)).")
+        load_strictly(model, state, where=f"checkpoint {str(path)!r} does not fit the model "
+                      f"of {factory!r}", needs=f"the model of {factory!r}")
     return model.eval()
 
 

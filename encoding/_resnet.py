@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .exceptions import EncodingError
+from ._state_dict import load_strictly, read_state_dict
 
 __all__ = ["BasicBlock", "ResNet18", "ResNet18Features", "load_resnet18_state_dict"]
 
@@ -90,27 +90,6 @@ class ResNet18(ResNet18Features):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _read_state_dict(path: Path) -> dict:
-    if not path.is_file():
-        raise EncodingError(f"ResNet-18 weights file {str(path)!r} does not exist. qaxai never "
-                            "downloads weights: save a torchvision-format resnet18 state_dict "
-                            "there first (e.g. torch.save(resnet18(weights=...).state_dict(), "
-                            "PATH) on a machine that has them).")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise EncodingError(f"cannot read {str(path)!r} as a state_dict with "
-                            f"torch.load(weights_only=True): {err}") from err
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]  # a training checkpoint that wraps the weights
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise EncodingError(f"{str(path)!r} does not hold a state_dict (a dict of tensors), got "
-                            f"{type(state).__name__}.")
-    if state and all(k.startswith("module.") for k in state):  # saved from DataParallel
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
-
-
 def load_resnet18_state_dict(module: nn.Module, path: str | PathLike) -> None:
     """Load a torchvision-format ResNet-18 state_dict file into ``module`` (strictly, in place).
 
@@ -125,20 +104,14 @@ def load_resnet18_state_dict(module: nn.Module, path: str | PathLike) -> None:
         names the first missing and unexpected keys.
     """
     path = Path(path)
-    state = _read_state_dict(path)
-    own = module.state_dict()
-    cut = () if isinstance(module, ResNet18) else ("layer4.", "fc.")
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own and not k.startswith(cut)]
-    if missing or unexpected:
-        raise EncodingError(
-            f"{str(path)!r} is not a torchvision-format ResNet-18 state_dict: "
-            f"{len(missing)} keys missing (first: {missing[:3]}), {len(unexpected)} unexpected "
-            f"(first: {unexpected[:3]}). Save it from torchvision.models.resnet18().state_dict().")
-    wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items()
-             if state[k].shape != v.shape]
-    if wrong:
-        k, got, want = wrong[0]
-        raise EncodingError(f"{str(path)!r}: {k} has shape {got}, ResNet-18 needs {want} "
-                            f"({len(wrong)} tensors differ).")
-    module.load_state_dict({k: state[k] for k in own})
+    state = read_state_dict(
+        path, what="ResNet-18 weights file",
+        missing=f"ResNet-18 weights file {str(path)!r} does not exist. qaxai never downloads "
+                "weights: save a torchvision-format resnet18 state_dict there first (e.g. "
+                "torch.save(resnet18(weights=...).state_dict(), PATH) on a machine that has "
+                "them).")
+    load_strictly(module, state,
+                  where=f"{str(path)!r} is not a torchvision-format ResNet-18 state_dict",
+                  needs="ResNet-18", ignore=() if isinstance(module, ResNet18) else
+                  ("layer4.", "fc."),
+                  hint=" Save it from torchvision.models.resnet18().state_dict().")
