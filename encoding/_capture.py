@@ -270,10 +270,12 @@ def capture(model: nn.Module, images, layer, targets=None) -> Capture:
 
 
 def _chunk(images: torch.Tensor) -> int:
-    """Images per forward pass (as :func:`encoding.metrics.auto_batch_size`): images do not
-    interact in eval mode, so large batches are split where their activations would outgrow
-    the allocator's reusable range."""
-    return int(max(1, min(4096, (1 << 19) // max(int(np.prod(images.shape[1:])), 1))))
+    """Images per forward pass, :func:`encoding.metrics.auto_batch_size`'s rule: images do
+    not interact in eval mode, so large batches are split where their activations would
+    outgrow the allocator's reusable range."""
+    from .metrics import auto_batch_size
+
+    return auto_batch_size(images)
 
 
 def _capture_chunk(model, module, name, images, targets) -> Capture:

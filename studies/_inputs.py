@@ -235,16 +235,16 @@ def _checked(models: list[ExplainedModel], config: StudyConfig) -> list[Explaine
 
 
 class _NormaliseInput:
-    """A forward pre-hook: ``(x - mean) / std`` per channel (picklable, for Dask workers)."""
+    """A forward pre-hook applying :class:`encoding.InputNormalization` (picklable, for Dask
+    workers)."""
 
     def __init__(self, mean, std):
-        import torch
+        from encoding import InputNormalization
 
-        self.mean = torch.as_tensor(mean, dtype=torch.float32)[None, :, None, None]
-        self.std = torch.as_tensor(std, dtype=torch.float32)[None, :, None, None]
+        self.normalise = InputNormalization(mean, std, len(mean))
 
     def __call__(self, module, args):
-        return ((args[0] - self.mean) / self.std, *args[1:])
+        return (self.normalise(args[0]), *args[1:])
 
 
 def _with_normalisation(model, mean, std):

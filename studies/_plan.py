@@ -46,20 +46,6 @@ def instance_seed(study_seed: int, instance_id: str) -> int:
     return (zlib.crc32(instance_id.encode()) ^ (study_seed * 2654435761)) % (2**31 - 1)
 
 
-def _captures(model, data, idx, layer, batch: int = 32):
-    """(row, image index, one-image Capture) for the images ``idx``, a batch at a time (the
-    explained layer's maps and gradients of large images fill memory otherwise)."""
-    from encoding import Capture, capture
-
-    for start in range(0, len(idx), batch):
-        chunk = idx[start:start + batch]
-        cap = capture(model, data.images[chunk], layer, data.labels[chunk].numpy())
-        for j, i in enumerate(chunk):
-            one = Capture(cap.activations[j:j + 1], cap.gradients[j:j + 1], cap.logits[j:j + 1],
-                          cap.targets[j:j + 1], cap.layer)
-            yield start + j, i, one
-
-
 def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     """Every instance of the study, in a stable order (ids do not depend on the run).
 
@@ -67,7 +53,7 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     formulation, then qubits); then the random problems (by n, then seed). The first
     ``[hardware] instances`` problems within its qubit range get the hardware stand-in.
     """
-    from encoding import SelectionQubo, select_correct
+    from encoding import SelectionQubo, capture, select_correct
 
     from ._inputs import check_inputs, load_models
 
@@ -96,14 +82,16 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
                 {"model": model, "data": test.subset(idx), "indices": np.arange(idx.size)}))
         if not c["problems"]["formulations"]:
             continue
-        for row, i, cap in _captures(model, test, idx, layer):
+        # capture() splits large batches itself; the explained layer's maps are small
+        cap = capture(model, test.images[idx], layer, labels_all[idx])
+        for row, i in enumerate(idx):
             for form in c["problems"]["formulations"]:
                 seen = set()  # a larger cap with the same candidates is the same problem
                 for cap_n in sorted(c["problems"]["qubits"]):
                     qubo = SelectionQubo(form, beta=c["problems"]["beta"], max_qubits=cap_n)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        qubo.fit(cap.activations[0], cap.gradients[0], image_id=int(i),
+                        qubo.fit(cap.activations[row], cap.gradients[row], image_id=int(i),
                                  target=int(labels_all[i]))
                     key = tuple(qubo.candidates_.tolist())
                     if key in seen:
