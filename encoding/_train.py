@@ -24,7 +24,8 @@ from ._models import build_model
 from .exceptions import EncodingError
 
 __all__ = ["TrainResult", "train", "evaluate", "save_checkpoint", "load_checkpoint",
-           "default_model", "trained_model", "dataset_fingerprint", "cache_dir", "DEFAULT_MODEL_CONFIG", "DEFAULT_RECIPE"]
+           "default_model", "trained_model", "dataset_fingerprint", "cache_dir",
+           "DEFAULT_MODEL_CONFIG", "DEFAULT_RECIPE"]
 
 #: the bundled default: the paper's architecture on the digits, 16 maps of 8 x 8
 DEFAULT_MODEL_CONFIG = {"architecture": "PaperNet", "backbone": "digits-conv", "n_maps": 16,

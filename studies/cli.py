@@ -262,6 +262,7 @@ def _explained(args: argparse.Namespace):
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     import numpy as np
+    import torch
 
     from encoding import METHODS, explain
 
@@ -289,8 +290,6 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         idx = np.flatnonzero(labels == cls)[:max(1, args.count)]
     images = test.images[idx]
     ex = explain(model, images, layer, methods=args.method)
-    import torch
-
     with torch.no_grad():
         pred = model(images).argmax(1).numpy()
     name = test.classes
