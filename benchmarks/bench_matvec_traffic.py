@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 import spectral  # noqa: E402
-from spectral._kernels import BLOCK_BITS  # noqa: E402
+from spectral.kernels import BLOCK_BITS  # noqa: E402
 from _common import Triad, time_against_triad, write_result  # noqa: E402
 from studies.problems import random_selection_bqm  # noqa: E402
 

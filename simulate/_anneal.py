@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import spectral
-from spectral._gap import as_hamiltonian
-from spectral._memory import check_memory
+from spectral import as_hamiltonian, check_memory, check_s
 
 from ._qutip_backend import qutip_evolve
 from ._magnus import propagate as magnus_propagate
@@ -97,8 +96,7 @@ def _check_T(T) -> float:
 def _checkpoints(checkpoints) -> np.ndarray:
     if checkpoints is None:
         return np.array([1.0])
-    pts = spectral._schedule.check_s(np.atleast_1d(np.asarray(checkpoints, dtype=float)),
-                                      "checkpoints")
+    pts = check_s(np.atleast_1d(np.asarray(checkpoints, dtype=float)), "checkpoints")
     return np.unique(np.concatenate([pts, [1.0]]))
 
 

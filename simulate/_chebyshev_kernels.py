@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numba as nb
 
-from spectral._kernels import hamiltonian_matvec
+from spectral.kernels import hamiltonian_matvec
 
 from ._config import NJIT_FLAGS
 

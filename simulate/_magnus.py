@@ -63,8 +63,8 @@ class MagnusChebyshev:
         phase = complex(math.cos(h * center), -math.sin(h * center))
         k = np.arange(K)
         coefs = (phase * np.where(k > 0, 2.0, 1.0) * (-1j) ** k * J[:K]).astype(complex)
-        H = self.H
-        chebyshev_apply(psi, H._diag, float(a), float(b), H.nbits, H.flip_sign, center,
+        diag, nbits, flip_sign = self.H.kernel_arguments()
+        chebyshev_apply(psi, diag, float(a), float(b), nbits, flip_sign, center,
                         1.0 / half, coefs, self._hphi, self._phi, self._prev, self._acc)
         self.matvecs += K - 1
 

@@ -29,7 +29,7 @@ import time
 import numpy as np
 from scipy.integrate._ivp import dop853_coefficients as _tableau
 
-from spectral._kernels import BLOCK_BITS, hamiltonian_matvec
+from spectral.kernels import BLOCK_BITS, hamiltonian_matvec
 
 from ._control import MAX_STEPS
 from ._rk_kernels import (dop853_step, planar_dop853_step, planar_first_row,
@@ -74,21 +74,16 @@ _LOOSEST_TOL = 1e-5
 def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
     """States at ``s_points`` (increasing, the last = 1) and an info dict."""
     t_start = time.perf_counter()
-    n, diag, nbits, flip = H.n, H._diag, H.nbits, float(H.flip_sign)
+    n = H.n
+    diag, nbits, flip = H.kernel_arguments()
+    flip = float(flip)
     e_min, e_max = float(diag.min()), float(diag.max())
     sched = H.schedule
     T = float(T)
 
-    # the vectorised callables, without the per-call argument checks of Schedule.__call__:
-    # s is ours and in [0, 1], and a Schedule checks its values when it is built
-    A_of_s, B_of_s = sched._A, sched._B
-
     def coefficients(t_points):
-        s = np.clip(np.asarray(t_points, dtype=float) / T, 0.0, 1.0)
-        a, b = np.empty_like(s), np.empty_like(s)
-        a[...] = A_of_s(s)
-        b[...] = B_of_s(s)
-        return a, b
+        # without the per-call checks of Schedule.__call__: s is ours and in [0, 1]
+        return sched.evaluate(np.clip(np.asarray(t_points, dtype=float) / T, 0.0, 1.0))
 
     planar = H.dim <= 1 << BLOCK_BITS  # a single cache block: see _rk_kernels
     psi0 = np.asarray(psi0, dtype=complex)

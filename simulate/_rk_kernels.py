@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import complex128, float64, int64, njit, prange, void
 
-from spectral._kernels import hamiltonian_matvec, hamiltonian_matvec_serial
+from spectral.kernels import hamiltonian_matvec, hamiltonian_matvec_serial
 
 from ._config import NJIT_FLAGS, NJIT_PARALLEL_FLAGS
 

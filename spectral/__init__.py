@@ -9,13 +9,20 @@ Any ``dimod.BinaryQuadraticModel`` works: variable ``i`` of ``list(bqm.variables
 >>> result = spectral.min_gap(bqm)
 >>> print(f"{result.delta_min:.6f} at s* = {result.s_star:.6f}, certified: {result.certified}")
 1.317514 at s* = 0.434471, certified: True
+
+The low-level surface for packages that integrate the dynamics on the same operator:
+:mod:`spectral.kernels` (the compiled matvec), :meth:`AnnealingHamiltonian.kernel_arguments`,
+:func:`as_hamiltonian`, :func:`check_memory`, :func:`check_s`, :meth:`Schedule.evaluate`, and
+the Ising form of a BQM (:func:`ising_from_bqm`, :func:`ising_energies`).
 """
 
-from ._gap import GapSweep, MinGap, gap_sweep, min_gap
-from ._hamiltonian import AnnealingHamiltonian
-from ._levels import BACKENDS, Levels, lowest_levels, register_backend
-from ._memory import available_memory
-from ._schedule import Schedule
+from . import kernels
+from ._gap import GapSweep, MinGap, as_hamiltonian, gap_sweep, min_gap
+from ._hamiltonian import AnnealingHamiltonian, KernelArguments
+from ._levels import BACKENDS, Handover, Levels, lowest_levels, register_backend
+from ._memory import available_memory, check_memory
+from ._problem import IsingProblem, ising_energies, ising_from_bqm
+from ._schedule import Schedule, check_s
 from .exceptions import ConvergenceError, MemoryGuardError, ScheduleError, SpectralError
 
 __all__ = [
@@ -25,11 +32,20 @@ __all__ = [
     "lowest_levels",
     "BACKENDS",
     "register_backend",
+    "Handover",
     "GapSweep",
     "gap_sweep",
     "MinGap",
     "min_gap",
     "available_memory",
+    "as_hamiltonian",
+    "check_memory",
+    "check_s",
+    "KernelArguments",
+    "kernels",
+    "IsingProblem",
+    "ising_from_bqm",
+    "ising_energies",
     "SpectralError",
     "ConvergenceError",
     "MemoryGuardError",

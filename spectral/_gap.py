@@ -184,6 +184,8 @@ def as_hamiltonian(bqm_or_H, schedule=None, scale="auto", sector="auto",
     )
 
 
+#: iteration limit of every solve of a sweep (lowest_levels' default)
+_MAXITER = 500
 #: least budget of a Davidson attempt (matvecs)
 _MIN_BUDGET = 100
 #: budget of a Davidson attempt at or above the point where Davidson has won, when no Lanczos
@@ -268,8 +270,9 @@ class _Tracker:
         if self._vectors:
             v0 = self._vectors[min(self._vectors, key=lambda x: abs(x - s))]
         budget = self._davidson_budget(s, tol)
-        lv = _lowest_levels(self.H, s, self.k, v0, self.backend, tol, 500,
-                            self.memory_limit, True, budget, self._workspace)
+        lv = _lowest_levels(self.H, s, self.k, v0, backend=self.backend, tol=tol,
+                            maxiter=_MAXITER, memory_limit=self.memory_limit, retry=True,
+                            budget=budget, workspace=self._workspace)
         self._learn(s, lv, budget, tol)
         hd, hp = self.H.level_expectations(lv.vectors.T)
         da, db = self.H.schedule.derivative(s)
@@ -686,8 +689,10 @@ class _Search:
         delta = _delta(lv, d)
         error = float(lv.residuals[0] + lv.residuals[d])
         if error > self.rtol * delta and d + 2 <= self.H.dim:
-            more = _lowest_levels(self.H, s, d + 2, self.tracker.vectors(s), self.tracker.backend,
-                                  self.tracker.tol, 500, self.tracker.memory_limit, True)
+            more = _lowest_levels(self.H, s, d + 2, self.tracker.vectors(s),
+                                  backend=self.tracker.backend, tol=self.tracker.tol,
+                                  maxiter=_MAXITER, memory_limit=self.tracker.memory_limit,
+                                  retry=True)
             r = more.residuals
             eta = float(more.energies[d + 1] - more.energies[d] - r[d + 1] - r[d])
             if eta > 0:

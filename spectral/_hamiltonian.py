@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
+from typing import NamedTuple
 
 import dimod
 import numpy as np
@@ -15,11 +17,30 @@ from ._problem import IsingProblem, ising_energies, ising_from_bqm
 from ._schedule import Schedule, check_s, resolve_schedule
 from .exceptions import SpectralError
 
-__all__ = ["AnnealingHamiltonian"]
+__all__ = ["AnnealingHamiltonian", "KernelArguments"]
 
 _SECTORS = {"full": 0.0, "even": 1.0, "odd": -1.0}
 #: relative tolerance that decides which bitstrings belong to the ground manifold (docs/design.md)
 GROUND_RTOL = 1e-9
+
+
+class KernelArguments(NamedTuple):
+    """The arguments of :mod:`spectral.kernels` for one Hamiltonian.
+
+    Attributes
+    ----------
+    diag : (dim,) float64 ndarray
+        H_P's scaled energies in the sector basis. Writeable for Numba's signatures, but
+        shared with the Hamiltonian: never write into it.
+    nbits : int
+        Bits of the (sector) basis index.
+    flip_sign : float
+        0 in the full space, +1 / -1 in the even / odd sector.
+    """
+
+    diag: np.ndarray
+    nbits: int
+    flip_sign: float
 
 
 class AnnealingHamiltonian:
@@ -48,7 +69,10 @@ class AnnealingHamiltonian:
     sector : str
         ``"full"``, ``"even"`` or ``"odd"``.
     matvecs : int
-        Operator applications so far (a counter for benchmarks; reset it freely).
+        Operator applications so far, counted by the operator itself: every vector that
+        :meth:`matvec`, :meth:`apply` or a :meth:`bound_operator` is applied to, not
+        :meth:`residual_norms` (a check, not solver work). A counter for benchmarks; reset it
+        freely.
     """
 
     def __init__(self, problem: IsingProblem, schedule: Schedule, scale: float, sector: str,
@@ -142,8 +166,13 @@ class AnnealingHamiltonian:
         view.setflags(write=False)
         return view
 
-    def _max_abs_diagonal(self) -> float:
-        """``max |H_P|`` over the basis (computed once: one pass over ``dim`` energies)."""
+    def kernel_arguments(self) -> KernelArguments:
+        """``(diag, nbits, flip_sign)`` for the kernels of :mod:`spectral.kernels`."""
+        return KernelArguments(self._diag, self.nbits, self.flip_sign)
+
+    def max_abs_energy(self) -> float:
+        """``max |H_P|`` over the (sector) basis, scaled (computed once: one pass over ``dim``
+        energies)."""
         if self._max_abs_diag is None:
             self._max_abs_diag = float(np.max(np.abs(self._diag)))
         return self._max_abs_diag
@@ -178,7 +207,8 @@ class AnnealingHamiltonian:
         times); shapes and dtypes as in :meth:`matvec`."""
         return self._apply(float(a), float(b), v, out)
 
-    def _apply(self, a: float, b: float, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def _apply(self, a: float, b: float, v: np.ndarray, out: np.ndarray | None = None, *,
+               count: bool = True) -> np.ndarray:
         v = np.asarray(v)
         if v.dtype not in (np.float64, np.complex128):
             v = v.astype(np.float64)
@@ -199,8 +229,32 @@ class AnnealingHamiltonian:
         for j in range(rows_in.shape[0]):
             hamiltonian_matvec(rows_in[j], self._diag, float(a), float(b), self.nbits,
                                self.flip_sign, 0.0, rows_out[j])
-        self.matvecs += rows_in.shape[0]
+        if count:
+            self.matvecs += rows_in.shape[0]
         return out
+
+    def bound_operator(self, a: float, b: float) -> Callable[[np.ndarray, np.ndarray], None]:
+        """``apply(x, out)``: ``out = (a H_D + b H_P) x`` for one C-contiguous float64 or
+        complex128 vector, without the checks of :meth:`apply` (for a solver's inner loop; the
+        caller owns the shapes). Each call adds one to :attr:`matvecs`."""
+        a, b = float(a), float(b)
+        diag, nbits, flip = self._diag, self.nbits, self.flip_sign
+
+        def apply(x: np.ndarray, out: np.ndarray) -> None:
+            hamiltonian_matvec(x, diag, a, b, nbits, flip, 0.0, out)
+            self.matvecs += 1
+
+        return apply
+
+    def residual_norms(self, a: float, b: float, energies: np.ndarray,
+                       rows: np.ndarray) -> np.ndarray:
+        """``||(a H_D + b H_P) v_j - E_j v_j||`` of vectors given as rows ``(k, dim)``.
+
+        A check, not solver work: not counted in :attr:`matvecs`.
+        """
+        rows = np.ascontiguousarray(np.atleast_2d(rows))
+        hv = self._apply(float(a), float(b), rows, count=False)
+        return np.linalg.norm(hv - np.asarray(energies)[:, None] * rows, axis=1)
 
     def as_linear_operator(self, s: float) -> LinearOperator:
         """``H(s)`` as a :class:`scipy.sparse.linalg.LinearOperator` (float64, symmetric)."""

@@ -13,7 +13,6 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
 from ._davidson import block_davidson
 from ._hamiltonian import AnnealingHamiltonian
-from ._kernels import hamiltonian_matvec
 from ._lanczos import thick_restart_lanczos
 from ._memory import check_memory
 from ._schedule import check_s
@@ -47,12 +46,13 @@ DAVIDSON_SIGMA = 2.0
 AUTO_DAVIDSON_BUDGET = 300
 
 
-class _TooSlow(ConvergenceError):
-    """Davidson projected more matvecs than its budget; ``rows`` are its current Ritz vectors."""
+@dataclass(frozen=True)
+class Handover:
+    """What a backend returns instead of ``(energies, rows)`` when it stops early on purpose
+    (Davidson over its matvec budget): not a failure; the next backend starts from ``rows``,
+    its current Ritz vectors ``(p, dim)``."""
 
-    def __init__(self, message, rows, **kw):
-        super().__init__(message, **kw)
-        self.rows = rows
+    rows: np.ndarray
 
 
 @dataclass
@@ -97,9 +97,9 @@ def register_backend(name: str):
 
     The function is called as ``f(H, s, k, v0, tol_abs, maxiter, memory_limit=None)`` with
     ``v0`` warm-start vectors as rows ``(m, dim)`` or None, and returns ``(energies, rows)``:
-    ascending energies and normalised eigenvectors as rows ``(p, dim)``, ``p >= k``. It raises
-    :class:`ConvergenceError` when it cannot reach ``tol_abs``; :func:`lowest_levels` then
-    tries the next backend.
+    ascending energies and normalised eigenvectors as rows ``(p, dim)``, ``p >= k``, or a
+    :class:`Handover` when it stops early on purpose. It raises :class:`ConvergenceError` when
+    it cannot reach ``tol_abs``; :func:`lowest_levels` then tries the next backend.
     """
 
     def deco(f: Backend) -> Backend:
@@ -157,14 +157,7 @@ def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_lim
                  memory_limit=memory_limit)
     rng = np.random.default_rng(seed)
     start = rng.standard_normal(H.dim) if v0 is None else v0[:k].sum(axis=0)
-    a, b = H.coefficients(s)
-    nbits, flip = H.nbits, H.flip_sign
-    diag = H._diag
-
-    def apply(x, out):
-        hamiltonian_matvec(x, diag, a, b, nbits, flip, 0.0, out)
-        H.matvecs += 1
-
+    apply = H.bound_operator(*H.coefficients(s))
     vals, X, est, _ = thick_restart_lanczos(apply, start, k, 0.5 * tol_abs, maxiter, ncv, rng,
                                             partial=H.dim >= LANCZOS_PARTIAL_MIN_DIM)
     if np.any(est > 0.5 * tol_abs):
@@ -204,17 +197,16 @@ def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=
         X0[:warm] = v0[:warm]
     X0[warm:] = rng.standard_normal((p - warm, H.dim))  # only the rows the warm start lacks
     a, b = H.coefficients(s)
-    diag = b * H._diag
+    diag = b * H.diagonal()
 
     def apply(X, out):
-        H._apply(a, b, X, out)
+        H.apply(a, b, X, out)
 
     vals, X, res, used, status = block_davidson(
         apply, diag, DAVIDSON_SIGMA * abs(a), X0, k, 0.5 * tol_abs, maxiter, m, rng, budget,
         basis)
-    if status == "too-slow":
-        raise _TooSlow(f"Davidson projected more than {budget} matvecs at s = {s}", X,
-                       s=s, residuals=res, tol=tol_abs)
+    if status == "too-slow":  # projected more than its budget: Lanczos goes on from here
+        return Handover(X)
     if status != "converged":
         raise ConvergenceError(
             f"Davidson did not converge at s = {s} in {maxiter} iterations (residuals {res})",
@@ -225,7 +217,7 @@ def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=
 def _norm_estimate(H: AnnealingHamiltonian, a: float, b: float) -> float:
     """An upper bound of ||H(s)||_2: A * (number of flip terms) + B * max|H_P|."""
     flips = H.nbits + (H.flip_sign != 0.0)
-    return max(abs(a) * flips + abs(b) * H._max_abs_diagonal(), 1e-300)
+    return max(abs(a) * flips + abs(b) * H.max_abs_energy(), 1e-300)
 
 
 def _exact_levels(H: AnnealingHamiltonian, s: float, k: int):
@@ -237,7 +229,7 @@ def _exact_levels(H: AnnealingHamiltonian, s: float, k: int):
     """
     a, b = H.coefficients(s)
     if a == 0.0:
-        diag = b * H._diag
+        diag = b * H.diagonal()
         # the k lowest, ties in index order (as a stable sort's first k), without sorting all
         kth = np.partition(diag, k - 1)[k - 1]
         low = np.flatnonzero(diag <= kth)
@@ -315,11 +307,17 @@ def lowest_levels(
     Levels
     """
     with single_threaded_blas():
-        return _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry)
+        return _lowest_levels(H, s, k, v0, backend=backend, tol=tol, maxiter=maxiter,
+                              memory_limit=memory_limit, retry=retry)
 
 
-def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry,
-                   budget: int | None = None, workspace: dict | None = None) -> Levels:
+def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memory_limit,
+                   retry: bool, budget: int | None = None,
+                   workspace: dict | None = None) -> Levels:
+    """:func:`lowest_levels` without the BLAS thread limit, with two solver options of
+    :func:`spectral.min_gap`'s sweeps: ``budget``, the matvecs a first Davidson attempt may
+    project before it hands over to Lanczos (0: no Davidson attempt); ``workspace``, a dict
+    that keeps Davidson's basis from one call to the next."""
     s = float(check_s(s))
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
         raise TypeError(f"k must be an integer, got {type(k).__name__}.")
@@ -340,8 +338,7 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry,
     exact = _exact_levels(H, s, k)
     if exact is not None:
         vals, X = exact
-        res = np.linalg.norm(H._apply(a, b, X) - vals[:, None] * X, axis=1)
-        H.matvecs -= k
+        res = H.residual_norms(a, b, vals, X)
         return Levels(s=s, energies=vals, vectors=X.T, residuals=res, backend="exact")
     first = ("dense" if H.dim <= AUTO_DENSE_MAX_DIM else "matrix-free") if backend == "auto" else backend
     attempts = [(first, {"maxiter": maxiter, "rows": rows})]
@@ -369,18 +366,18 @@ def _lowest_levels(H, s, k, v0, backend, tol, maxiter, memory_limit, retry,
         warm = opts["rows"] if handover is None else handover
         handover = None  # for the attempt right after Davidson only; retries start afresh
         try:
-            vals, X = BACKENDS[name](H, s, k, warm, tol_abs, opts["maxiter"],
-                                     memory_limit=memory_limit, **extra)
-        except _TooSlow as exc:  # not a failure: the next method starts from its vectors
-            handover = exc.rows
-            continue
+            found = BACKENDS[name](H, s, k, warm, tol_abs, opts["maxiter"],
+                                   memory_limit=memory_limit, **extra)
         except ConvergenceError as exc:
             failures.append(f"{name}: {exc}")
             continue
+        if isinstance(found, Handover):  # the next method starts from its vectors
+            handover = found.rows
+            continue
+        vals, X = found
         used = H.matvecs - start
         X = X / np.linalg.norm(X, axis=1, keepdims=True)
-        res = np.linalg.norm(H._apply(a, b, X[:k]) - vals[:k, None] * X[:k], axis=1)
-        H.matvecs -= k  # the check is bookkeeping, not solver work
+        res = H.residual_norms(a, b, vals[:k], X[:k])
         if np.all(res <= tol_abs):
             if failures:
                 warnings.warn(f"lowest_levels at s = {s}: {'; '.join(failures)}; used {name}.",

@@ -160,6 +160,16 @@ class Schedule:
             return float(a), float(b)
         return np.broadcast_to(a, arr.shape).copy(), np.broadcast_to(b, arr.shape).copy()
 
+    def evaluate(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(A(s), B(s))`` as float arrays of ``s``'s shape, without checking ``s``: for an
+        integrator's inner loop, where ``s`` is its own and already in [0, 1] (the schedule's
+        values were checked when it was built)."""
+        s = np.asarray(s, dtype=float)
+        a, b = np.empty_like(s), np.empty_like(s)
+        a[...] = self._A(s)
+        b[...] = self._B(s)
+        return a, b
+
     def derivative(self, s):
         """``(dA/ds, dB/ds)`` at ``s`` (exact where given, else central differences)."""
         arr = check_s(s)

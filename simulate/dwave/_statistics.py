@@ -20,7 +20,7 @@ from scipy.optimize import brentq
 from scipy.special import logsumexp
 from scipy.stats import norm
 
-from spectral._problem import ising_energies, ising_from_bqm
+from spectral import ising_energies, ising_from_bqm
 
 from ..exceptions import SimulationError
 

@@ -64,7 +64,7 @@ def test_planar_step_is_the_complex_step(seed, nbits, flip_sign, h):
     state, same error norms, same stage vectors."""
     from simulate import _rk
     from simulate._rk_kernels import dop853_step, planar_dop853_step, planar_first_row
-    from spectral._kernels import hamiltonian_matvec
+    from spectral.kernels import hamiltonian_matvec
 
     rng = np.random.default_rng(seed)
     dim = 1 << nbits

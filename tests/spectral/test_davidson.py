@@ -35,7 +35,7 @@ def test_davidson_matches_dense_eigvalsh(seed, n, vartype, s, k):
     bqm = naive.random_bqm(np.random.default_rng(seed), n, vartype)
     H = spectral.AnnealingHamiltonian.from_bqm(bqm, sector="full")
     ref = np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, s))[:k]
-    lv = _lowest_levels(H, s, k, None, "davidson", 1e-10, 2000, None, False)
+    lv = _lowest_levels(H, s, k, None, backend="davidson", tol=1e-10, maxiter=2000, memory_limit=None, retry=False)
     np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
     D = H.to_dense(s)
     explicit = np.linalg.norm(D @ lv.vectors - lv.vectors * lv.energies, axis=0)
@@ -48,7 +48,7 @@ def test_rank_deficient_warm_start_is_topped_up():
     ref = np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, 0.97))[:3]
     first = spectral.lowest_levels(H, 0.96, 1)
     v0 = np.repeat(first.vectors, 3, axis=1)  # three copies of one vector
-    lv = _lowest_levels(H, 0.97, 3, v0, "davidson", 1e-10, 2000, None, False)
+    lv = _lowest_levels(H, 0.97, 3, v0, backend="davidson", tol=1e-10, maxiter=2000, memory_limit=None, retry=False)
     np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
 
 
@@ -56,8 +56,8 @@ def test_davidson_beats_lanczos_late_in_the_anneal():
     """The reason Davidson exists: near s = 1 its preconditioner removes the penalty's wide
     spectrum (measured: 10-30x fewer matvecs at 12-16 qubits)."""
     H = spectral.AnnealingHamiltonian.from_bqm(_selection(12, 2))
-    dav = _lowest_levels(H, 0.995, 2, None, "davidson", 1e-10, 2000, None, False)
-    lan = _lowest_levels(H, 0.995, 2, None, "matrix-free", 1e-10, 2000, None, False)
+    dav = _lowest_levels(H, 0.995, 2, None, backend="davidson", tol=1e-10, maxiter=2000, memory_limit=None, retry=False)
+    lan = _lowest_levels(H, 0.995, 2, None, backend="matrix-free", tol=1e-10, maxiter=2000, memory_limit=None, retry=False)
     np.testing.assert_allclose(dav.energies, lan.energies, atol=1e-9)
     assert 3 * dav.matvecs < lan.matvecs
 
@@ -67,10 +67,10 @@ def test_auto_hands_over_to_lanczos(budget):
     bqm = _selection(10, 3)
     H = spectral.AnnealingHamiltonian.from_bqm(bqm)
     ref = np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, 0.3))[:2]
-    lv = _lowest_levels(H, 0.3, 2, None, "auto", 1e-10, 500, None, False, budget)
+    lv = _lowest_levels(H, 0.3, 2, None, backend="auto", tol=1e-10, maxiter=500, memory_limit=None, retry=False, budget=budget)
     assert lv.backend == "matrix-free"
     np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
-    plain = _lowest_levels(H, 0.3, 2, None, "matrix-free", 1e-10, 500, None, False)
+    plain = _lowest_levels(H, 0.3, 2, None, backend="matrix-free", tol=1e-10, maxiter=500, memory_limit=None, retry=False)
     if budget == 0:  # no Davidson attempt at all
         assert lv.matvecs == plain.matvecs
     else:  # the attempt's matvecs are counted
@@ -213,18 +213,15 @@ def test_a_workspace_is_reused_from_point_to_point():
     bqm = _selection(10, 5)
     H = spectral.AnnealingHamiltonian.from_bqm(bqm)
     workspace = {}
-    first = _lowest_levels(H, 0.97, 2, None, "davidson", 1e-10, 2000, None, False,
-                           workspace=workspace)
+    first = _lowest_levels(H, 0.97, 2, None, backend="davidson", tol=1e-10, maxiter=2000, memory_limit=None, retry=False, workspace=workspace)
     basis = workspace["davidson"]
     assert basis[0].shape == basis[1].shape and basis[0].shape[1] == H.dim
-    second = _lowest_levels(H, 0.99, 2, first.vectors, "davidson", 1e-10, 2000, None, False,
-                            workspace=workspace)
+    second = _lowest_levels(H, 0.99, 2, first.vectors, backend="davidson", tol=1e-10, maxiter=2000, memory_limit=None, retry=False, workspace=workspace)
     assert workspace["davidson"] is basis
     for lv, s in ((first, 0.97), (second, 0.99)):
         ref = np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, s))[:2]
         np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
-    nine = _lowest_levels(H, 0.99, 9, None, "davidson", 1e-10, 2000, None, False,
-                          workspace=workspace)  # a block of 9 needs a basis of 54, not 12
+    nine = _lowest_levels(H, 0.99, 9, None, backend="davidson", tol=1e-10, maxiter=2000, memory_limit=None, retry=False, workspace=workspace)  # a block of 9 needs a basis of 54, not 12
     assert workspace["davidson"][0].shape == (54, H.dim)
     np.testing.assert_allclose(nine.energies,
                                np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, 0.99))[:9],
@@ -259,3 +256,36 @@ def test_restart_rows_keep_the_ritz_vectors_and_add_the_previous_ones(seed, kept
 
     converged = np.column_stack([Yk[0, :nprev_rows], previous[:, 1:]])
     assert _davidson._with_previous(Yk, converged, S).shape == (kept + npre - 1, nv)
+
+
+def test_the_operator_counts_its_applications_and_not_the_checks():
+    """Levels.matvecs is exactly what the operator counted during the solve (the handover
+    from Davidson included), and the residual check after it is not counted."""
+    bqm = _selection(10, 3)
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm)
+    for backend, s, budget in (("matrix-free", 0.3, None), ("davidson", 0.97, None),
+                               ("auto", 0.3, 1)):
+        before = H.matvecs
+        lv = _lowest_levels(H, s, 2, None, backend=backend, tol=1e-10, maxiter=500,
+                            memory_limit=None, retry=False, budget=budget)
+        assert lv.matvecs > 0
+        assert H.matvecs - before == lv.matvecs, backend
+    before = H.matvecs
+    a, b = H.coefficients(0.3)
+    res = H.residual_norms(a, b, lv.energies, lv.vectors.T)
+    assert H.matvecs == before
+    np.testing.assert_array_less(res, 1e-8)
+    apply = H.bound_operator(a, b)
+    out = np.empty(H.dim)
+    apply(np.ascontiguousarray(lv.vectors[:, 0]), out)
+    assert H.matvecs == before + 1
+    np.testing.assert_allclose(out, lv.energies[0] * lv.vectors[:, 0], atol=1e-8)
+
+
+def test_davidson_over_budget_returns_a_handover():
+    """The Davidson backend's early stop is a returned Handover with Ritz vectors, not an
+    exception; lowest_levels goes on with Lanczos from them."""
+    H = spectral.AnnealingHamiltonian.from_bqm(_selection(10, 3))
+    found = spectral.BACKENDS["davidson"](H, 0.3, 2, None, 1e-12, 500, budget=1)
+    assert isinstance(found, spectral.Handover)
+    assert found.rows.shape[1] == H.dim and found.rows.shape[0] >= 2

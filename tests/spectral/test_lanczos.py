@@ -6,18 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spectral
-from spectral._kernels import hamiltonian_matvec
 from spectral._lanczos import thick_restart_lanczos
 from tests import naive
 
 
 def _operator(H, s):
-    a, b = H.coefficients(s)
-
-    def apply(x, out):
-        hamiltonian_matvec(x, H._diag, a, b, H.nbits, H.flip_sign, 0.0, out)
-
-    return apply
+    return H.bound_operator(*H.coefficients(s))
 
 
 @settings(max_examples=25)

@@ -71,14 +71,14 @@ def test_bad_s_and_backend(hamiltonian):
 def test_unconverged_is_never_returned_silently(hamiltonian):
     # one restart of a 32-vector Krylov space cannot reach 1e-14; without retry it must raise
     with pytest.raises(spectral.ConvergenceError, match="no backend converged") as info:
-        _lowest_levels(hamiltonian, 0.5, 2, None, "matrix-free", 1e-14, 0, None, False)
+        _lowest_levels(hamiltonian, 0.5, 2, None, backend="matrix-free", tol=1e-14, maxiter=0, memory_limit=None, retry=False)
     assert info.value.tol > 0 and np.all(np.asarray(info.value.residuals) > 0)
 
 
 def test_retry_falls_back_and_warns(hamiltonian):
     # a residual of 1e-14 relative is out of Lanczos' reach; the dense fallback attains it
     with pytest.warns(RuntimeWarning, match=r"matrix-free: .*; used") as record:
-        lv = _lowest_levels(hamiltonian, 0.5, 2, None, "matrix-free", 1e-14, 2, None, True)
+        lv = _lowest_levels(hamiltonian, 0.5, 2, None, backend="matrix-free", tol=1e-14, maxiter=2, memory_limit=None, retry=True)
     ref = np.linalg.eigvalsh(hamiltonian.to_dense(0.5))[:2]
     np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
     assert f"used {lv.backend}" in str(record[0].message)
