@@ -36,7 +36,7 @@ def selection_qubo(n, seed):
     return random_selection_bqm(n, seed, penalty="loose")
 
 
-METHODS = ("qutip", "split", "magnus", "dop853")
+METHODS = ("qutip", *(m for m in simulate.METHODS if m != "qutip"))  # the baseline first
 
 
 def _timed(bqm, T, method):

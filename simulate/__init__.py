@@ -7,11 +7,11 @@ P(T), the time to reach a target probability, and a dimod sampler that draws fro
 0.999832
 """
 
-from ._anneal import (METHODS, AnnealResult, anneal, initial_state, success_probability,
-                      time_to_target)
+from ._anneal import AnnealResult, anneal, initial_state, success_probability, time_to_target
+from ._methods import METHODS, Method, register_method
 from ._protocol import ProtocolResult, paper_protocol
 from ._sampler import AnnealingSampler
 from .exceptions import SimulationError
 
 __all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target", "initial_state",
-           "METHODS", "paper_protocol", "ProtocolResult", "AnnealingSampler", "SimulationError"]
+           "METHODS", "Method", "register_method", "paper_protocol", "ProtocolResult", "AnnealingSampler", "SimulationError"]

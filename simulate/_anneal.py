@@ -11,24 +11,13 @@ import numpy as np
 import spectral
 from spectral import as_hamiltonian, check_memory, check_s
 
-from ._qutip_backend import qutip_evolve
-from ._magnus import propagate as magnus_propagate
-from ._rk import propagate as rk_propagate
-from ._split import propagate
+from ._methods import choose_method
 from .exceptions import SimulationError
 
-__all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target", "METHODS"]
+__all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target"]
 
-METHODS = ("auto", "split", "magnus", "dop853", "qutip")
 #: default tolerance of our propagators (2-norm of the final state's error)
 DEFAULT_TOL = 1e-7
-# "auto" uses the split-operator propagator (QuTiP with dephasing): with Blanes & Moan's
-# splitting and vector kernels it is the fastest of ours at small and at large n, and close
-# to DOP853 in between (docs/performance.md, bench_dynamics.py).
-
-#: state-sized work vectors of each method (for the memory guard): DOP853 keeps 12 stage
-#: vectors and three states; QuTiP's solver keeps about 8
-_WORK_VECTORS = {"qutip": 8, "split": 6, "magnus": 6, "dop853": 16}
 
 
 @dataclass
@@ -163,17 +152,18 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
         Total anneal time, > 0, in inverse units of the (scaled) energy.
     schedule, scale
         As in :meth:`spectral.AnnealingHamiltonian.from_bqm` (default linear, "auto").
-    method : {"auto", "split", "magnus", "dop853", "qutip"}
-        "split": split-operator propagator (Numba kernels): Blanes & Moan's sixth-order
-        splitting with global error control (``tol``), Suzuki's fourth-order composition of
-        Strang steps with a fixed step ``dt``; "magnus": fourth-order
-        commutator-free Magnus steps with Chebyshev exponentials of the matrix-free H (error
-        control alike); "qutip": QuTiP 5 ``sesolve`` (``mesolve`` with dephasing) with the
-        tuned options of :data:`simulate._qutip_backend.SESOLVE_OPTIONS` (vern7, atol 1e-10,
-        rtol 1e-8); "dop853": Dormand-Prince 8(5,3) on the Numba matvec, its stages fused in
-        Numba (each step's error estimate held to tol * h / T; the final-state error stays
-        below tol on random problems, tested);
-        "auto": "qutip" with dephasing, else "split" (docs/performance.md).
+    method : str
+        "auto" or a name in :data:`simulate.METHODS` (the registry; :func:`register_method`
+        adds one). Registered: "split": split-operator propagator (Numba kernels): Blanes &
+        Moan's sixth-order splitting with global error control (``tol``), Suzuki's
+        fourth-order composition of Strang steps with a fixed step ``dt``; "magnus":
+        fourth-order commutator-free Magnus steps with Chebyshev exponentials of the
+        matrix-free H (error control alike); "qutip": QuTiP 5 ``sesolve`` (``mesolve`` with
+        dephasing) at vern7, atol 1e-10, rtol 1e-8; "dop853": Dormand-Prince 8(5,3) on the
+        Numba matvec, its stages fused in Numba (each step's error estimate held to
+        tol * h / T; the final-state error stays below tol on random problems, tested).
+        "auto": the preferred registered method that can run the request ("split"; "qutip"
+        with dephasing or solver options; docs/performance.md).
     dephasing : float, optional
         Rate gamma >= 0 of the Lindblad operators sqrt(gamma) Z_i (open system; QuTiP's mesolve
         on the 4^n-dimensional density matrix: practical up to n ~ 8).
@@ -186,7 +176,7 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     dt : float, optional
         Split path: a fixed step instead of error control.
     qutip_options : dict, optional
-        Overrides of the QuTiP options.
+        Overrides of the QuTiP options (for a method that takes solver options).
     memory_limit : float, optional
         Bytes allowed (default 90 % of available memory).
 
@@ -196,8 +186,6 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     """
     t0 = time.perf_counter()
     T = _check_T(T)
-    if method not in METHODS:
-        raise SimulationError(f"method must be one of {METHODS}, got {method!r}.")
     if dephasing is not None and not (math.isfinite(dephasing) and dephasing >= 0):
         raise SimulationError(f"dephasing must be a finite rate >= 0, got {dephasing!r}.")
     if not (math.isfinite(tol) and tol > 0):
@@ -206,27 +194,16 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
         raise SimulationError(f"dt must be in (0, T], got {dt!r}.")
     dephasing = float(dephasing) if dephasing else None
     H = as_hamiltonian(bqm_or_H, schedule, scale, "full", memory_limit)
-    if method == "auto":
-        method = "qutip" if dephasing else "split"
-    if dt is not None and method != "split":
-        raise SimulationError(f"dt (a fixed step) applies to method='split', not {method!r}.")
-    if dephasing and method != "qutip":
-        raise SimulationError("dephasing needs method='qutip' (mesolve); the split propagator "
-                              "evolves pure states.")
+    chosen = choose_method(method, n=H.n, dephasing=bool(dephasing), dt=dt is not None,
+                           options=bool(qutip_options))
+    method = chosen.name
     per_state = 16.0 * H.dim * (H.dim if dephasing else 1)
-    check_memory(per_state * _WORK_VECTORS[method] + 24.0 * H.dim * (H.n + 2),
+    check_memory(per_state * chosen.work_vectors + 24.0 * H.dim * (H.n + 2),
                  n=H.n, what=f"the {method} time evolution", memory_limit=memory_limit)
     s_points = _checkpoints(checkpoints)
     psi0 = initial_state(H)
-    if method == "split":
-        states, info = propagate(np.asarray(H.diagonal()), H.schedule, T, psi0, s_points,
-                                 tol=tol, dt=dt)
-    elif method == "dop853":
-        states, info = rk_propagate(H, T, psi0, s_points, tol=tol)
-    elif method == "magnus":
-        states, info = magnus_propagate(H, T, psi0, s_points, tol=tol)
-    else:
-        states, info = qutip_evolve(H, T, psi0, s_points, dephasing, qutip_options)
+    states, info = chosen.integrate(H, T, psi0, s_points, tol=tol, dt=dt, dephasing=dephasing,
+                                    options=qutip_options)
     energy, fidelity, population, ground = _observables(H, states, s_points, dephasing)
     info["seconds"] = time.perf_counter() - t0
     return AnnealResult(

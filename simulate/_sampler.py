@@ -7,6 +7,7 @@ import numpy as np
 
 from ._anneal import anneal
 from ._bits import index_to_samples
+from ._methods import METHODS
 from .exceptions import SimulationError
 
 __all__ = ["AnnealingSampler"]
@@ -33,7 +34,7 @@ class AnnealingSampler(dimod.Sampler):
     def __init__(self):
         self.parameters = {"num_reads": [], "annealing_time": [], "schedule": [], "seed": [],
                            "method": [], "scale": [], "tol": []}
-        self.properties = {"methods": ("auto", "split", "magnus", "dop853", "qutip"),
+        self.properties = {"methods": ("auto", *METHODS),
                            "annealing_time_units": "inverse scaled energy (hbar = 1)"}
 
     def sample(self, bqm: dimod.BinaryQuadraticModel, *, num_reads: int = 100,

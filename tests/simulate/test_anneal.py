@@ -14,23 +14,27 @@ import spectral
 from simulate import SimulationError
 from tests import naive
 
-METHODS = ["split", "magnus", "dop853", "qutip"]
+#: every registered integrator (the registry, not a list kept here)
+METHODS = list(simulate.METHODS)
 
 
-@settings(max_examples=8)
+@pytest.mark.parametrize("method", METHODS)
+@settings(max_examples=8, deadline=None)
 @given(st.integers(1, 5), st.sampled_from(["SPIN", "BINARY"]), st.integers(0, 2**31 - 1),
        st.sampled_from([2.0, 9.0]))
-def test_success_probability_matches_dense_propagator(n, vartype, seed, T):
+def test_every_method_matches_the_dense_propagator(method, n, vartype, seed, T):
+    """State, P(T) and norm of each registered method against an independent dense
+    propagator."""
     bqm = naive.random_bqm(np.random.default_rng(seed), n, vartype)
     psi = naive.dense_evolution(bqm, T)
     E = naive.problem_energies(bqm)
     ground = E <= E.min() + 1e-9 * max(1.0, abs(E.min()))
     p_ref = float(np.sum(np.abs(psi[ground]) ** 2))
-    for method in METHODS:
-        res = simulate.anneal(bqm, T, method=method)
-        assert res.p_success == pytest.approx(p_ref, abs=1e-6), method
-        overlap = abs(np.vdot(psi, res.final_state))
-        assert overlap == pytest.approx(1.0, abs=2e-6), method
+    res = simulate.anneal(bqm, T, method=method)
+    assert res.method == method
+    assert res.p_success == pytest.approx(p_ref, abs=1e-6)
+    assert abs(np.vdot(psi, res.final_state)) == pytest.approx(1.0, abs=2e-6)
+    assert np.linalg.norm(res.final_state) == pytest.approx(1.0, abs=2e-6)
 
 
 def test_eight_qubits_against_dense_propagator():
@@ -41,7 +45,7 @@ def test_eight_qubits_against_dense_propagator():
         assert abs(np.vdot(psi, res.final_state)) == pytest.approx(1.0, abs=2e-6), method
 
 
-@pytest.mark.parametrize("method", ["split", "magnus", "dop853"])
+@pytest.mark.parametrize("method", METHODS)
 def test_landau_zener(method):
     # one qubit: H = A (-X) + B(s) diag(0, h), B sweeping from -L to L: the diagonal splitting
     # eps = B h crosses 0 at rate v = 2 h L / T; the minimum gap is Delta = 2 A
@@ -156,11 +160,11 @@ def test_bad_input():
             simulate.anneal(bqm, T)
     with pytest.raises(SimulationError, match="dephasing must be a finite rate >= 0"):
         simulate.anneal(bqm, 1.0, dephasing=-0.1)
-    with pytest.raises(SimulationError, match="dephasing needs method='qutip'"):
+    with pytest.raises(SimulationError, match="'split' cannot .*no dephasing.*'qutip'"):
         simulate.anneal(bqm, 1.0, dephasing=0.1, method="split")
-    with pytest.raises(SimulationError, match="dt .* applies to method='split', not 'qutip'"):
+    with pytest.raises(SimulationError, match="'qutip' cannot .* no fixed step dt.*'split'"):
         simulate.anneal(bqm, 1.0, dt=0.01, method="qutip")
-    with pytest.raises(SimulationError, match="method must be one of"):
+    with pytest.raises(SimulationError, match="method must be 'auto' or one of"):
         simulate.anneal(bqm, 1.0, method="rk4")
     degenerate = spectral.Schedule.from_functions(lambda s: 1e-12 + 0 * s, lambda s: 1.0 + 0 * s)
     sym = dimod.BinaryQuadraticModel({}, {(0, 1): -1.0}, 0.0, "SPIN")
@@ -216,3 +220,41 @@ def test_splittings_have_their_order(name, order, steps, curved):
         errors.append(np.linalg.norm(psi * phase - psi_ref))
     rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
     assert np.all(np.abs(rates - order) < 0.3), (errors, rates)
+
+
+def test_auto_chooses_from_the_registry_and_a_registered_method_is_used():
+    """A method registered from outside (a dense propagator) is run by name, reported by the
+    sampler's properties, chosen by "auto" only when preferred, and its capability flags are
+    enforced."""
+    from scipy.linalg import expm
+
+    def dense(H, T, psi0, s_points, *, tol, dt, dephasing, options):
+        psi, t, states, steps = np.array(psi0), 0.0, [], 400
+        for s_end in s_points:
+            ts = np.linspace(t, s_end, max(2, int(steps * (s_end - t)) + 1))
+            for lo, hi in zip(ts[:-1], ts[1:]):
+                psi = expm(-1j * T * (hi - lo) * H.to_dense(0.5 * (lo + hi))) @ psi
+            states.append(psi.copy())
+            t = s_end
+        return states, {"steps": steps}
+
+    bqm = naive.random_bqm(np.random.default_rng(4), 3, "SPIN")
+    assert simulate.anneal(bqm, 5.0).method == "split"
+    assert simulate.anneal(bqm, 5.0, dephasing=0.01).method == "qutip"
+    simulate.register_method(simulate.Method("dense-test", dense, "midpoint dense expm",
+                                             error_control=False, max_qubits=4,
+                                             preference=-1))
+    try:
+        assert "dense-test" in simulate.AnnealingSampler().properties["methods"]
+        res = simulate.anneal(bqm, 5.0)  # preferred now
+        assert res.method == "dense-test"
+        ref = simulate.anneal(bqm, 5.0, method="split", tol=1e-9)
+        assert abs(np.vdot(ref.final_state, res.final_state)) == pytest.approx(1.0, abs=1e-4)
+        big = naive.random_bqm(np.random.default_rng(4), 5, "SPIN")
+        assert simulate.anneal(big, 1.0).method == "split"  # over its max_qubits
+        with pytest.raises(SimulationError, match="up to n = 4 qubits"):
+            simulate.anneal(big, 1.0, method="dense-test")
+        with pytest.raises(SimulationError, match="reserved"):
+            simulate.register_method(simulate.Method("auto", dense, "no"))
+    finally:
+        del simulate.METHODS["dense-test"]
