@@ -152,6 +152,21 @@ class XaiStudy:
     table: list = field(default_factory=list)
     arrays: dict = field(default_factory=dict)
 
+    #: the table's text and numeric columns, as :meth:`to_record` writes them
+    TEXT_COLUMNS = ("weights", "method", "space", "metric", "better")
+    NUMBER_COLUMNS = ("value", "low", "high", "p_value", "n")
+
+    def to_record(self) -> tuple[dict, dict]:
+        """``(datasets, attrs)``: every array of :attr:`arrays` under its key, and the table
+        as one dataset per column, ``table/<column>`` (text columns as lists of str); no
+        attributes. Keys are relative to a study's ``xai`` group."""
+        datasets = {key: np.asarray(value) for key, value in self.arrays.items()}
+        for col in self.TEXT_COLUMNS:
+            datasets[f"table/{col}"] = [str(r[col]) for r in self.table]
+        for col in self.NUMBER_COLUMNS:
+            datasets[f"table/{col}"] = np.array([r[col] for r in self.table], float)
+        return datasets, {}
+
     def format_table(self) -> str:
         """The table as aligned text."""
         lines = [f"{'weights':<14}{'method':<20}{'space':<10}{'metric':<24}{'value':>9}"

@@ -7,11 +7,14 @@ P(T), the time to reach a target probability, and a dimod sampler that draws fro
 0.999832
 """
 
-from ._anneal import AnnealResult, anneal, initial_state, success_probability, time_to_target
+from ._anneal import (AnnealResult, SuccessCurve, anneal, initial_state, success_curve,
+                      success_probability, time_to_target)
 from ._methods import METHODS, Method, register_method
 from ._protocol import ProtocolResult, paper_protocol
 from ._sampler import AnnealingSampler
-from .exceptions import SimulationError
+from .exceptions import PropagationError, SimulationError, SolverUnavailableError
 
 __all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target", "initial_state",
-           "METHODS", "Method", "register_method", "paper_protocol", "ProtocolResult", "AnnealingSampler", "SimulationError"]
+           "SuccessCurve", "success_curve",
+           "METHODS", "Method", "register_method", "paper_protocol", "ProtocolResult",
+           "AnnealingSampler", "SimulationError", "PropagationError", "SolverUnavailableError"]

@@ -14,7 +14,8 @@ from spectral import as_hamiltonian, check_memory, check_s
 from ._methods import choose_method
 from .exceptions import SimulationError
 
-__all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target"]
+__all__ = ["AnnealResult", "anneal", "success_probability", "time_to_target", "SuccessCurve",
+           "success_curve"]
 
 #: default tolerance of our propagators (2-norm of the final state's error)
 DEFAULT_TOL = 1e-7
@@ -217,6 +218,68 @@ def success_probability(bqm_or_H, T: float, **kwargs) -> float:
     """P(T): the ground-manifold population at the end of an anneal of time T (see
     :func:`anneal` for the keyword arguments)."""
     return anneal(bqm_or_H, T, **kwargs).p_success
+
+
+@dataclass
+class SuccessCurve:
+    """P(T) at several anneal times, and optionally the time to reach a target probability.
+
+    Attributes
+    ----------
+    T : (k,) ndarray
+        Total anneal times (inverse units of the scaled energy, hbar = 1).
+    p_success : (k,) ndarray
+        P(T) at each.
+    method : str
+        The integrator that ran (after "auto" chose).
+    tol : float
+        Its tolerance (2-norm of the final state's error).
+    t99 : float
+        T_p for ``p = target`` (:func:`time_to_target`), NaN when not computed or not reached.
+    target : float
+        The target probability of ``t99``.
+    t99_note : str or None
+        Why ``t99`` is NaN after an attempt (e.g. not reached by ``T_max``).
+    """
+
+    T: np.ndarray
+    p_success: np.ndarray
+    method: str
+    tol: float
+    t99: float = float("nan")
+    target: float = 0.99
+    t99_note: str | None = None
+
+    def to_record(self) -> tuple[dict, dict]:
+        """``(datasets, attrs)``: T and P(T) as arrays, the rest as attributes (what a study
+        stores in its ``dynamics`` group; keys relative to it)."""
+        attrs = {"method": self.method, "tol": float(self.tol), "t99": float(self.t99)}
+        if self.t99_note is not None:
+            attrs["t99_note"] = self.t99_note
+        return ({"T": np.asarray(self.T, float), "p_success": np.asarray(self.p_success, float)},
+                attrs)
+
+
+def success_curve(bqm_or_H, T, *, t99: bool = False, target: float = 0.99,
+                  T_max: float = 1e5, **kwargs) -> SuccessCurve:
+    """P(T) at each of the times ``T`` and, with ``t99``, the time to reach ``target``.
+
+    ``kwargs`` are :func:`anneal`'s (method, tol, schedule, scale, ...). A ``target`` that is
+    not reached by ``T_max`` leaves ``t99`` NaN with the reason in ``t99_note``.
+    """
+    T = np.atleast_1d(np.asarray(T, dtype=float))
+    if T.ndim != 1 or T.size == 0:
+        raise SimulationError(f"T must be one or more anneal times, got shape {T.shape}.")
+    results = [anneal(bqm_or_H, float(x), **kwargs) for x in T]
+    curve = SuccessCurve(T=T, p_success=np.array([r.p_success for r in results]),
+                         method=results[0].method, tol=float(kwargs.get("tol", DEFAULT_TOL)),
+                         target=float(target))
+    if t99:
+        try:
+            curve.t99 = time_to_target(bqm_or_H, target, T_max=T_max, **kwargs)
+        except SimulationError as exc:
+            curve.t99_note = str(exc)
+    return curve
 
 
 def time_to_target(bqm_or_H, p: float = 0.99, *, T0: float = 1.0, T_max: float = 1e5,

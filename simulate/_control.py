@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .exceptions import SimulationError
+from .exceptions import PropagationError
 
 #: most refinements, and most steps of one run (a propagator that does not converge, e.g. a
 #: schedule with a discontinuity, stops here instead of growing without bound)
@@ -37,6 +37,6 @@ def refine(run, steps0: int, order: int, tol: float, name: str):
         nxt = int(math.ceil(nxt * min(max(grow, 1.5), 8.0)))
         if nxt > MAX_STEPS:
             break
-    raise SimulationError(f"the {name} propagator did not reach tol = {tol:g} (estimated error "
+    raise PropagationError(f"the {name} propagator did not reach tol = {tol:g} (estimated error "
                           f"{err:.2e} with {steps} steps, {runs} runs); raise tol or try "
                           "another method.")

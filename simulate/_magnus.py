@@ -26,7 +26,7 @@ from scipy.special import jv
 
 from ._chebyshev_kernels import chebyshev_apply
 from ._control import refine
-from .exceptions import SimulationError
+from .exceptions import PropagationError
 
 _SQ3 = math.sqrt(3.0)
 _C1, _C2 = 0.5 - _SQ3 / 6.0, 0.5 + _SQ3 / 6.0
@@ -58,7 +58,7 @@ class MagnusChebyshev:
         J = jv(np.arange(kmax), x)
         small = np.flatnonzero((np.arange(kmax) > x) & (np.abs(J) < eps))
         if small.size == 0:  # pragma: no cover - kmax is generous
-            raise SimulationError("Chebyshev series did not converge; lower the step.")
+            raise PropagationError("Chebyshev series did not converge; lower the step.")
         K = int(small[0])
         phase = complex(math.cos(h * center), -math.sin(h * center))
         k = np.arange(K)

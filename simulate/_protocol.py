@@ -9,6 +9,7 @@ import numpy as np
 
 from ._anneal import anneal
 from ._bits import index_to_samples
+from .exceptions import SimulationError
 
 __all__ = ["ProtocolResult", "paper_protocol"]
 
@@ -39,6 +40,15 @@ class ProtocolResult:
     tau: float
     dt: float
 
+    def to_record(self) -> tuple[dict, dict]:
+        """``(datasets, attrs)``: no arrays; the fidelity, whether the kept bitstring is a
+        ground state, and the protocol's settings as attributes, named ``protocol_*`` (they
+        sit in a study's ``dynamics`` group beside :class:`SuccessCurve`'s)."""
+        return {}, {"protocol_fidelity": float(self.fidelity),
+                    "protocol_is_ground": bool(self.is_ground),
+                    "protocol_shots": int(self.shots), "protocol_tau": float(self.tau),
+                    "protocol_dt": float(self.dt)}
+
 
 def paper_protocol(bqm: dimod.BinaryQuadraticModel, *, tau: float = 50.0, dt: float = 0.01,
                    shots: int | None = None, seed=None, scale="auto") -> ProtocolResult:
@@ -53,7 +63,7 @@ def paper_protocol(bqm: dimod.BinaryQuadraticModel, *, tau: float = 50.0, dt: fl
     n = result.n
     shots = n * n if shots is None else int(shots)
     if shots < 1:
-        raise ValueError(f"shots must be >= 1, got {shots}.")
+        raise SimulationError(f"shots must be >= 1, got {shots}.")
     rng = np.random.default_rng(seed)
     prob = np.abs(result.final_state) ** 2
     idx = rng.choice(prob.size, size=shots, p=prob / prob.sum())

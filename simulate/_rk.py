@@ -34,7 +34,7 @@ from spectral.kernels import BLOCK_BITS, hamiltonian_matvec
 from ._control import MAX_STEPS
 from ._rk_kernels import (dop853_step, planar_dop853_step, planar_first_row,
                           subtract_mean_energy)
-from .exceptions import SimulationError
+from .exceptions import PropagationError
 
 _STAGES = 12
 _A = np.ascontiguousarray(_tableau.A[:_STAGES, :_STAGES], dtype=float)
@@ -145,7 +145,7 @@ def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
                 rejected += 1
                 h = h_try * max(_MIN_FACTOR, _SAFETY * q ** -_EXPONENT)
             if steps + rejected > MAX_STEPS or h < 1e-14 * T:
-                raise SimulationError(
+                raise PropagationError(
                     f"DOP853 could not reach tol = {tol:g} (step {h:.3g} at t = {t:.6g} after "
                     f"{steps} steps); raise tol or use method='split'.")
         states.append(y[0] + 1j * y[1] if planar else y.copy())

@@ -7,6 +7,7 @@ level that does not end in the ground manifold.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from bisect import bisect_left
@@ -146,18 +147,30 @@ class MinGap:
         """True when no interval of [0, 1] was left uncertified."""
         return not self.uncertified
 
+    def to_record(self) -> tuple[dict[str, np.ndarray], dict]:
+        """``(datasets, attrs)``: the coarse sweep and the residuals as arrays, the scalars
+        (and ``uncertified`` as JSON) as attributes. What a study stores in its ``spectral``
+        group; keys are relative to that group (nothing pickled)."""
+        datasets = {"s": np.asarray(self.s, float), "energies": np.asarray(self.energies, float),
+                    "gaps": np.asarray(self.gaps, float),
+                    "residuals": np.asarray(self.residuals, float)}
+        attrs = {"delta_min": float(self.delta_min), "s_star": float(self.s_star),
+                 "degeneracy": int(self.degeneracy), "sector": self.sector, "n": int(self.n),
+                 "scale": float(self.scale), "matvecs": int(self.matvecs),
+                 "evaluations": int(self.evaluations), "delta_rtol": float(self.delta_rtol),
+                 "certified": bool(self.certified), "certify_rtol": float(self.certify_rtol),
+                 "uncertified": json.dumps([[float(x) for x in u] for u in self.uncertified]),
+                 "seconds": float(self.seconds)}
+        return datasets, attrs
+
     def to_dict(self) -> dict:
-        """A JSON-serialisable summary (arrays as lists)."""
-        return {
-            "delta_min": self.delta_min, "s_star": self.s_star, "degeneracy": self.degeneracy,
-            "sector": self.sector, "n": self.n, "scale": self.scale,
-            "s": self.s.tolist(), "energies": self.energies.tolist(), "gaps": self.gaps.tolist(),
-            "residuals": self.residuals.tolist(), "matvecs": self.matvecs,
-            "evaluations": self.evaluations, "candidates": self.candidates,
-            "seconds": self.seconds, "delta_rtol": self.delta_rtol,
-            "uncertified": [list(u) for u in self.uncertified],
-            "certify_rtol": self.certify_rtol,
-        }
+        """A JSON-serialisable summary (arrays as lists): :meth:`to_record` with the refined
+        candidates."""
+        datasets, attrs = self.to_record()
+        out = {key: value.tolist() for key, value in datasets.items()}
+        out.update(attrs, uncertified=json.loads(attrs["uncertified"]),
+                   candidates=self.candidates)
+        return out
 
 
 def as_hamiltonian(bqm_or_H, schedule=None, scale="auto", sector="auto",

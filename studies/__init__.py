@@ -9,13 +9,13 @@
 >>> study_figures("results/quick.h5", "results/figures")    # doctest: +SKIP
 """
 
-from .config import ConfigError, StudyConfig, load_config
-from .exceptions import StoreError
+from .config import StudyConfig, load_config
+from .exceptions import ConfigError, ProblemFileError, StoreError, StudyError, UsageError
 from .problems import builtin_problems, load_bqm
 from .runner import RunSummary, run_study
 from .store import StudyData, StudyStore, load_study
 from .study_figures import study_figures
 
 __all__ = ["load_bqm", "builtin_problems", "load_config", "StudyConfig", "ConfigError",
-           "run_study", "RunSummary", "StudyStore", "StudyData", "load_study", "StoreError",
-           "study_figures"]
+           "run_study", "RunSummary", "StudyStore", "StudyData", "load_study", "study_figures",
+           "StudyError", "StoreError", "ProblemFileError", "UsageError"]

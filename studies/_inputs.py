@@ -10,12 +10,13 @@ or loads the user's own model, and checks it against the data.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, StudyConfig
+from .config import StudyConfig
+from .exceptions import ConfigError
 
 __all__ = ["ExplainedModel", "check_inputs", "load_data", "load_models"]
 
@@ -61,29 +62,30 @@ def check_inputs(config: StudyConfig) -> None:
     """
     from encoding._loaders import _find
 
-    d, m = config["data"], config["model"]
+    d, m = config.settings.data, config.settings.model
     missing = []
-    if d["path"] is not None:
-        root = Path(d["path"])
-        if d["source"] == "folder" and not root.is_dir():
-            missing.append(f"[data] path = {d['path']!r}: no such folder (one sub-folder of images "
+    if d.path is not None:
+        root = Path(d.path)
+        if d.source == "folder" and not root.is_dir():
+            missing.append(f"[data] path = {d.path!r}: no such folder (one sub-folder of images "
                            "per class)")
-        elif d["source"] == "stl10":
+        elif d.source == "stl10":
             lack = [f for f in ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin")
                     if not (root / f).is_file()]
             if lack:
-                missing.append(f"[data] path = {d['path']!r}: STL-10 binary files missing: {lack} "
+                missing.append(f"[data] path = {d.path!r}: STL-10 binary files missing: {lack} "
                                "(the folder stl10_binary/ of the binary release)")
-        elif d["source"] == "mnist":
+        elif d.source == "mnist":
             lack = [s for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
                     if not root.is_dir() or _find(root, s) is None]
             if lack:
-                missing.append(f"[data] path = {d['path']!r}: MNIST IDX files missing: {lack} "
+                missing.append(f"[data] path = {d.path!r}: MNIST IDX files missing: {lack} "
                                "(plain or .gz)")
     for key in ("weights", "checkpoint"):
-        if m[key] is not None and not Path(m[key]).is_file():
-            missing.append(f"[model] {key} = {m[key]!r}: no such file")
+        value = getattr(m, key)
+        if value is not None and not Path(value).is_file():
+            missing.append(f"[model] {key} = {value!r}: no such file")
     if missing:
         raise ConfigError(f"{config.source}: input files not found (paths are relative to the "
                           "working directory; qaxai never downloads):\n  " + "\n  ".join(missing))
@@ -116,35 +118,40 @@ def load_data(config: StudyConfig):
     """
     from encoding import load_digits_dataset, load_image_folder, load_mnist, load_stl10
 
-    d, seed = config["data"], config["train"]["seed"]
-    size = tuple(d["size"]) if isinstance(d["size"], list) else d["size"]
-    test_limit = d["test_limit"] if d["test_limit"] is not None else d["limit"]
-    if d["source"] in ("mnist", "stl10"):
-        load = load_mnist if d["source"] == "mnist" else load_stl10
-        return (load(d["path"], "train", size=size, limit=d["limit"]),
-                load(d["path"], "test", size=size, limit=test_limit))
-    if d["source"] == "digits":
+    d, seed = config.settings.data, config.settings.train.seed
+    size = d.size
+    test_limit = d.test_limit if d.test_limit is not None else d.limit
+    if d.source in ("mnist", "stl10"):
+        load = load_mnist if d.source == "mnist" else load_stl10
+        return (load(d.path, "train", size=size, limit=d.limit),
+                load(d.path, "test", size=size, limit=test_limit))
+    if d.source == "digits":
         data = load_digits_dataset(size)
     else:
-        data = load_image_folder(d["path"], size=size, mode="RGB" if d["channels"] == 3 else "L")
+        data = load_image_folder(d.path, size=size, mode="RGB" if d.channels == 3 else "L")
     counts = np.bincount(data.labels.numpy(), minlength=len(data.classes))
     if counts.min() < 2:
         raise ConfigError(f"{config.source}: class {data.classes[int(counts.argmin())]!r} has "
                           f"{int(counts.min())} image(s); a train/held-out split needs at least 2 "
                           "per class.")
-    train, test = data.split(d["test_fraction"], seed)
-    return _limit(train, d["limit"], seed), _limit(test, test_limit, seed)
+    train, test = data.split(d.test_fraction, seed)
+    return _limit(train, d.limit, seed), _limit(test, test_limit, seed)
 
 
 def _is_default_digits(config: StudyConfig) -> bool:
     from encoding._train import DEFAULT_RECIPE
 
-    d, m, t = config["data"], config["model"], config["train"]
+    d, m, t = config.settings.data, config.settings.model, asdict(config.settings.train)
     recipe = {k: DEFAULT_RECIPE[k] for k in t}
-    return (d["source"] == "digits" and d["size"] is None and d["mean"] is None
-            and d["limit"] is None and d["test_limit"] is None
-            and d["test_fraction"] == DEFAULT_RECIPE["test_fraction"]
-            and m["backbone"] == "digits-conv" and t == recipe)
+    return (d.source == "digits" and d.size is None and d.mean is None
+            and d.limit is None and d.test_limit is None
+            and d.test_fraction == DEFAULT_RECIPE["test_fraction"]
+            and m.backbone == "digits-conv" and t == recipe)
+
+
+def _listed(value):
+    """Tuples as lists, as the TOML view and the model cache's keys have them."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _freeze(model):
@@ -169,48 +176,49 @@ def load_models(config: StudyConfig, *, progress: bool = True, data=None
                           model_from_factory, trained_model)
     from encoding.exceptions import EncodingError
 
-    c, m, d = config, config["model"], config["data"]
+    c, m, d = config, config.settings.model, config.settings.data
     out = []
-    if m["factory"] is None and _is_default_digits(c) and m["checkpoint"] is None:
+    if m.factory is None and _is_default_digits(c) and m.checkpoint is None:
         # the bundled default: shared with `qaxai explain` and the cache of default_model
         digits = load_digits_dataset()
-        for arch in m["architectures"]:
-            model, meta = default_model(arch, n_maps=m["n_maps"], progress=progress)
+        for arch in m.architectures:
+            model, meta = default_model(arch, n_maps=m.n_maps, progress=progress)
             test = digits.subset(meta["test_indices"])
-            out.append(ExplainedModel(arch, _freeze(model), m["layer"] or model.target_layer,
+            out.append(ExplainedModel(arch, _freeze(model), m.layer or model.target_layer,
                                       test, _provenance(meta)))
         return _checked(out, c)
     train, test = data if data is not None else load_data(c)
-    if m["factory"] is not None:
+    if m.factory is not None:
         try:
-            model = model_from_factory(m["factory"], m["checkpoint"],
+            model = model_from_factory(m.factory, m.checkpoint,
                                        search_path=[_config_dir(c), Path.cwd()])
-            model = _with_normalisation(model, d["mean"], d["std"])
+            model = _with_normalisation(model, d.mean, d.std)
         except EncodingError as err:
             raise ConfigError(f"{c.source}: [model] factory: {err}") from err
-        name = re.sub(r"[^A-Za-z0-9_.]+", "-", m["factory"].split(":")[1])
-        out.append(ExplainedModel(name, _freeze(model), m["layer"], test,
-                                  {"factory": m["factory"], "checkpoint": m["checkpoint"]}))
+        name = re.sub(r"[^A-Za-z0-9_.]+", "-", m.factory.split(":")[1])
+        out.append(ExplainedModel(name, _freeze(model), m.layer, test,
+                                  {"factory": m.factory, "checkpoint": m.checkpoint}))
         return _checked(out, c)
-    for arch in m["architectures"]:
-        if m["checkpoint"] is not None:
-            model, meta = load_checkpoint(m["checkpoint"])
+    for arch in m.architectures:
+        if m.checkpoint is not None:
+            model, meta = load_checkpoint(m.checkpoint)
         else:
             channels, *size = test.image_shape
-            model_config = {"architecture": arch, "backbone": m["backbone"],
-                            "n_maps": m["n_maps"], "num_classes": len(test.classes),
+            model_config = {"architecture": arch, "backbone": m.backbone,
+                            "n_maps": m.n_maps, "num_classes": len(test.classes),
                             "in_channels": channels, "image_size": list(size)}
-            if d["mean"] is not None:
-                model_config.update(mean=d["mean"], std=d["std"])
-            data_key = {k: d[k] for k in ("source", "size", "limit", "test_fraction",
-                                          "channels")}
-            data_key["path"] = str(Path(d["path"]).resolve()) if d["path"] else None
+            if d.mean is not None:
+                model_config.update(mean=list(d.mean), std=list(d.std))
+            data_key = {k: _listed(getattr(d, k)) for k in ("source", "size", "limit",
+                                                             "test_fraction", "channels")}
+            data_key["path"] = str(Path(d.path).resolve()) if d.path else None
             with torch.random.fork_rng():
                 model, meta = trained_model(
-                    model_config, train, test, recipe={**c["train"]}, weights=m["weights"],
+                    model_config, train, test, recipe=asdict(c.settings.train),
+                    weights=m.weights,
                     data_key=data_key, progress=progress,
-                    name=f"{d['source']}-{arch.lower()}-{m['backbone']}")
-        out.append(ExplainedModel(arch, _freeze(model), m["layer"] or model.target_layer, test,
+                    name=f"{d.source}-{arch.lower()}-{m.backbone}")
+        out.append(ExplainedModel(arch, _freeze(model), m.layer or model.target_layer, test,
                                   _provenance(meta)))
     return _checked(out, c)
 

@@ -11,7 +11,22 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-__all__ = ["LAYOUT", "describe", "layout_markdown", "ROOT_ATTRS", "INSTANCE_ATTRS"]
+__all__ = ["LAYOUT", "describe", "layout_markdown", "ROOT_ATTRS", "INSTANCE_ATTRS", "GROUPS",
+           "BQM", "ENCODING", "SPECTRAL", "DYNAMICS", "HARDWARE", "XAI", "in_group",
+           "read_group"]
+
+#: the groups of an instance and the record each is written from (``to_record()`` of the
+#: result type: datasets and attributes named relative to the group)
+BQM, ENCODING, SPECTRAL, DYNAMICS, HARDWARE, XAI = (
+    "bqm", "encoding", "spectral", "dynamics", "hardware", "xai")
+GROUPS = {
+    BQM: "dimod.BinaryQuadraticModel.to_numpy_vectors",
+    ENCODING: "the selection problem's relevance, candidates and ground state",
+    SPECTRAL: "spectral.MinGap.to_record",
+    DYNAMICS: "simulate.SuccessCurve.to_record and simulate.ProtocolResult.to_record",
+    HARDWARE: "simulate.dwave.HardwareSweep.to_record",
+    XAI: "encoding.XaiStudy.to_record",
+}
 
 _E = "dimensionless energy (the scaled H of docs/design.md)"
 
@@ -106,6 +121,33 @@ def describe(path: str) -> tuple[str, str, str]:
         if fnmatchcase(path, pattern) and path.count("/") == pattern.count("/"):
             return info
     raise KeyError(f"dataset {path!r} is not in the study layout (studies/_layout.py).")
+
+
+def in_group(group: str, record: tuple[dict, dict]) -> tuple[dict, dict]:
+    """A result's ``(datasets, attrs)`` placed in ``group``: dataset keys prefixed with the
+    group's path, each checked against :data:`LAYOUT`; attrs as they are.
+
+    Raises
+    ------
+    KeyError
+        If the group is unknown or a dataset is not in the layout (document it first).
+    """
+    if group not in GROUPS:
+        raise KeyError(f"unknown group {group!r}; the layout's groups are {list(GROUPS)}.")
+    datasets, attrs = record
+    placed = {}
+    for key, value in datasets.items():
+        path = f"{group}/{key}"
+        describe(path)
+        placed[path] = value
+    return placed, dict(attrs)
+
+
+def read_group(data: dict, group: str) -> dict:
+    """The datasets of ``group`` in an instance's ``data`` (path -> array), keyed relative to
+    the group, as its record named them (empty when the instance has none)."""
+    prefix = f"{group}/"
+    return {path[len(prefix):]: value for path, value in data.items() if path.startswith(prefix)}
 
 
 def layout_markdown() -> str:

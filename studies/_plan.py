@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import StudyConfig
+from .exceptions import ConfigError
 from .problems import _random_selection
 
 __all__ = ["Instance", "plan", "instance_seed"]
@@ -59,36 +60,36 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
 
     c = config
     instances: list[Instance] = []
-    needs_model = bool(c["problems"]["formulations"]) or c["xai"]["enabled"]
+    needs_model = bool(c.settings.problems.formulations) or c.settings.xai.enabled
     if needs_model:
         check_inputs(c)
     for entry in (load_models(c, progress=progress) if needs_model else []):
         arch, model, test, layer = entry.name, entry.model, entry.test, entry.layer
-        idx = select_correct(model, test, c["images"]["per_class"], c["study"]["seed"])
+        idx = select_correct(model, test, c.settings.images.per_class, c.settings.study.seed)
         labels_all = test.labels.numpy()
-        if c["images"]["classes"] is not None:
-            idx = idx[np.isin(labels_all[idx], c["images"]["classes"])]
+        if c.settings.images.classes is not None:
+            idx = idx[np.isin(labels_all[idx], c.settings.images.classes)]
         if idx.size == 0:
-            raise ValueError(f"{arch}: no correctly classified held-out image in the classes "
-                             f"{c['images']['classes']}.")
-        if c["xai"]["enabled"]:
+            raise ConfigError(f"{arch}: no correctly classified held-out image in the classes "
+                             f"{list(c.settings.images.classes)}.")
+        if c.settings.xai.enabled:
             instances.append(Instance(
                 f"xai-{arch}", "xai",
                 {"architecture": arch, "layer": layer, "model": entry.metadata,
-                 "images": idx.tolist(), "methods": c["xai"]["methods"],
-                 "n_boot": c["xai"]["n_boot"], "n_perm": c["xai"]["n_perm"],
-                 "null": c["xai"]["null"], "seed": c["study"]["seed"]},
+                 "images": idx.tolist(), "methods": list(c.settings.xai.methods),
+                 "n_boot": c.settings.xai.n_boot, "n_perm": c.settings.xai.n_perm,
+                 "null": c.settings.xai.null, "seed": c.settings.study.seed},
                 # only the explained images travel to the worker, not the held-out set
                 {"model": model, "data": test.subset(idx), "indices": np.arange(idx.size)}))
-        if not c["problems"]["formulations"]:
+        if not c.settings.problems.formulations:
             continue
         # capture() splits large batches itself; the explained layer's maps are small
         cap = capture(model, test.images[idx], layer, labels_all[idx])
         for row, i in enumerate(idx):
-            for form in c["problems"]["formulations"]:
+            for form in c.settings.problems.formulations:
                 seen = set()  # a larger cap with the same candidates is the same problem
-                for cap_n in sorted(c["problems"]["qubits"]):
-                    qubo = SelectionQubo(form, beta=c["problems"]["beta"], max_qubits=cap_n)
+                for cap_n in sorted(c.settings.problems.qubits):
+                    qubo = SelectionQubo(form, beta=c.settings.problems.beta, max_qubits=cap_n)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         qubo.fit(cap.activations[row], cap.gradients[row], image_id=int(i),
@@ -107,18 +108,18 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
                     instances.append(Instance(iid, "problem", spec, {
                         "bqm": qubo.bqm_, "relevance": qubo.relevance_,
                         "candidates": qubo.candidates_, "metadata": qubo.metadata_}))
-    for n in c["problems"]["random_qubits"]:
-        for seed in c["problems"]["random_seeds"]:
+    for n in c.settings.problems.random_qubits:
+        for seed in c.settings.problems.random_seeds:
             bqm, r, meta = _random_selection(n, seed, "proven", 0.5)
             enc = {"relevance": r, "candidates": np.arange(n), "metadata": meta}
             iid = f"random-n{n:02d}-seed{seed}"
             instances.append(Instance(iid, "problem", {
                 "source": "random", "formulation": "cardinality", "n": n, "seed": seed,
                 "m": enc["metadata"]["m"]}, {"bqm": bqm, **enc}))
-    hw = c["hardware"]
-    if hw["enabled"]:
+    hw = c.settings.hardware
+    if hw.enabled:
         chosen = [inst for inst in instances if inst.kind == "problem"
-                  and hw["min_qubits"] <= inst.spec["n"] <= hw["max_qubits"]][:hw["instances"]]
+                  and hw.min_qubits <= inst.spec["n"] <= hw.max_qubits][:hw.instances]
         for inst in chosen:
             inst.spec["hardware"] = True
     ids = [inst.id for inst in instances]

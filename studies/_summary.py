@@ -8,6 +8,7 @@ from os import PathLike
 
 import numpy as np
 
+from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
 from .store import load_study
 
 __all__ = ["summarise"]
@@ -25,7 +26,7 @@ def _xai_table(d: dict) -> str:
 
     columns = ("weights", "method", "space", "metric", "value", "low", "high", "p_value",
                "better")
-    rows = [dict(zip(columns, vals)) for vals in zip(*(d[f"xai/table/{c}"] for c in columns))]
+    rows = [dict(zip(columns, vals)) for vals in zip(*(d[f"table/{c}"] for c in columns))]
     return XaiStudy(table=rows).format_table()
 
 
@@ -63,29 +64,29 @@ def summarise(path: str | PathLike, *, xai_tables: bool = False) -> str:
                          f"(of {max(s['n_maps'] for s in capped)} maps in the layer; up to "
                          f"{max(s['candidates_dropped'] for s in capped)} dropped, the weakest "
                          "relevance first)")
-        sp = [p["group_attrs"].get("spectral", {}) for p in problems.values()]
+        sp = [p["group_attrs"].get(SPECTRAL, {}) for p in problems.values()]
         lines.append("Delta_min    " + _stats(s.get("delta_min", np.nan) for s in sp))
         lines.append("s*           " + _stats(s.get("s_star", np.nan) for s in sp))
-        dyn = [p for p in problems.values() if "dynamics/p_success" in p["data"]]
+        dyn = [(p, read_group(p["data"], DYNAMICS)) for p in problems.values()]
+        dyn = [(p, d) for p, d in dyn if d]
         if dyn:
-            T = dyn[0]["data"]["dynamics/T"]
+            T = dyn[0][1]["T"]
             for k, t in enumerate(T):
                 lines.append(f"P(T = {t:g})".ljust(13) + _stats(
-                    p["data"]["dynamics/p_success"][k] for p in dyn
-                    if p["data"]["dynamics/T"].shape == T.shape))
-            t99 = [p["group_attrs"]["dynamics"].get("t99", np.nan) for p in dyn]
+                    d["p_success"][k] for _, d in dyn if d["T"].shape == T.shape))
+            t99 = [p["group_attrs"][DYNAMICS].get("t99", np.nan) for p, _ in dyn]
             lines.append("T_99         " + _stats(t99))
-        hw = [p for p in problems.values() if "hardware/p_ground" in p["data"]]
+        hw = [d for d in (read_group(p["data"], HARDWARE) for p in problems.values()) if d]
         if hw:
             lines.append(f"hardware     {len(hw)} instances on the stand-in: P(ground) " +
-                         _stats(np.concatenate([p["data"]["hardware/p_ground"] for p in hw])))
+                         _stats(np.concatenate([d["p_ground"] for d in hw])))
     for iid, x in study.of_kind("xai").items():
-        d = x["data"]
-        rows = zip(d["xai/table/weights"], d["xai/table/method"], d["xai/table/metric"],
-                   d["xai/table/value"])
+        d = read_group(x["data"], XAI)
+        rows = zip(d["table/weights"], d["table/method"], d["table/metric"],
+                   d["table/value"])
         bc = {m: v for w, m, metric, v in rows
               if w == "trained" and metric == "Bhattacharyya off-diag"}
-        lines.append(f"{iid}".ljust(13) + f"{d['xai/labels'].size} images; Bhattacharyya "
+        lines.append(f"{iid}".ljust(13) + f"{d['labels'].size} images; Bhattacharyya "
                      "off-diag (lower = more distinct): " +
                      ", ".join(f"{m} {v:.3f}" for m, v in bc.items()))
         if xai_tables:

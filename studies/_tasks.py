@@ -17,7 +17,9 @@ import traceback
 import dimod
 import numpy as np
 
+from ._layout import BQM, DYNAMICS, ENCODING, HARDWARE, SPECTRAL, XAI, in_group
 from ._plan import Instance, instance_seed
+from .config import Settings
 
 __all__ = ["run_instance"]
 
@@ -32,126 +34,130 @@ def _limit_threads(threads: int, torch_too: bool) -> None:
         torch.set_num_threads(max(1, int(threads)))
 
 
-def _bqm_data(bqm) -> tuple[dict, dict]:
+def _place(data: dict, attrs: dict, group: str, record: tuple[dict, dict]) -> None:
+    """Put a result's record into the instance's datasets and group attributes."""
+    datasets, group_attrs = in_group(group, record)
+    data.update(datasets)
+    attrs.setdefault(group, {}).update(group_attrs)
+
+
+def _bqm_record(bqm) -> tuple[dict, dict]:
     variables = list(bqm.variables)
     lin, (row, col, quad), offset = bqm.to_numpy_vectors(variable_order=variables)
-    data = {"bqm/linear": np.asarray(lin, float), "bqm/quadratic_row": np.asarray(row, np.int64),
-            "bqm/quadratic_col": np.asarray(col, np.int64),
-            "bqm/quadratic_bias": np.asarray(quad, float)}
-    attrs = {"vartype": bqm.vartype.name, "offset": float(offset),
+    return ({"linear": np.asarray(lin, float), "quadratic_row": np.asarray(row, np.int64),
+             "quadratic_col": np.asarray(col, np.int64),
+             "quadratic_bias": np.asarray(quad, float)},
+            {"vartype": bqm.vartype.name, "offset": float(offset),
              "labels": json.dumps([v if isinstance(v, (int, str)) else str(v)
-                                   for v in variables])}
-    return data, attrs
+                                   for v in variables])})
 
 
-def _problem(inst: Instance, settings: dict) -> tuple[dict, dict]:
+def _encoding_record(payload: dict) -> tuple[dict, dict]:
+    return ({"relevance": np.asarray(payload["relevance"], float),
+             "candidates": np.asarray(payload["candidates"], np.int64)},
+            {"metadata": json.dumps(payload["metadata"], default=float)})
+
+
+def _ground_record(bqm, full) -> tuple[dict, dict]:
+    """An exact ground state from H_P's diagonal (bit i = variable i); not encoding's solver,
+    whose import pulls in torch (seconds per worker process)."""
+    ground_states = full.ground_states()
+    ground = (int(ground_states[0]) >> np.arange(bqm.num_variables)) & 1
+    if bqm.vartype is dimod.SPIN:
+        ground = 2 * ground - 1
+    return ({"ground_selection": ground.astype(np.int64)},
+            {"ground_energy": float(bqm.energy(dict(zip(bqm.variables, ground)))),
+             "ground_degeneracy": int(ground_states.size)})
+
+
+def _spectral_record(inst: Instance, bqm, full, settings: Settings, seed: int):
     import spectral
+
+    sp = settings.spectral
+    if not (sp.enabled and bqm.num_variables <= sp.max_qubits):
+        return None
+    t = time.perf_counter()
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm)  # sector "auto", as docs/design.md says
+    datasets, attrs = spectral.min_gap(H, s_tol=sp.s_tol, levels=min(sp.levels, H.dim)
+                                       ).to_record()
+    attrs.update(s_tol=sp.s_tol, seconds=time.perf_counter() - t)
+    return datasets, attrs
+
+
+def _dynamics_record(inst: Instance, bqm, full, settings: Settings, seed: int):
     import simulate
+
+    dy, n = settings.dynamics, bqm.num_variables
+    if not (dy.enabled and n <= dy.max_qubits):
+        return None
+    t = time.perf_counter()
+    curve = simulate.success_curve(full, dy.T, t99=dy.t99 and n <= dy.t99_max_qubits,
+                                   T_max=dy.t99_max_T, tol=dy.tol)
+    datasets, attrs = curve.to_record()
+    if dy.protocol:
+        attrs.update(simulate.paper_protocol(bqm, seed=seed).to_record()[1])
+    attrs["seconds"] = time.perf_counter() - t
+    return datasets, attrs
+
+
+def _hardware_record(inst: Instance, bqm, full, settings: Settings, seed: int):
+    if not inst.spec.get("hardware"):
+        return None
+    from simulate.dwave import hardware_sweep
+
+    hw = settings.hardware
+    t = time.perf_counter()
+    datasets, attrs = hardware_sweep(bqm, hw.annealing_time_us, num_reads=hw.reads, seed=seed,
+                                     cardinality=inst.spec.get("m")).to_record()
+    attrs["seconds"] = time.perf_counter() - t
+    return datasets, attrs
+
+
+#: the steps of a problem instance after its encoding, each a group of the layout
+_PROBLEM_STEPS = ((SPECTRAL, _spectral_record), (DYNAMICS, _dynamics_record),
+                  (HARDWARE, _hardware_record))
+
+
+def _problem(inst: Instance, settings: Settings) -> tuple[dict, dict]:
+    import spectral
 
     bqm = inst.payload["bqm"]
     n = bqm.num_variables
-    data, battrs = _bqm_data(bqm)
-    attrs = {"bqm": battrs,
-             "encoding": {"metadata": json.dumps(inst.payload["metadata"], default=float)}}
-    data["encoding/relevance"] = np.asarray(inst.payload["relevance"], float)
-    data["encoding/candidates"] = np.asarray(inst.payload["candidates"], np.int64)
-    attrs[""] = {"n": n, "empty": n == 0}
+    data, attrs = {}, {"": {"n": n, "empty": n == 0}}
+    _place(data, attrs, BQM, _bqm_record(bqm))
+    _place(data, attrs, ENCODING, _encoding_record(inst.payload))
     if n == 0:
         return data, attrs
-    # a ground state from H_P's diagonal (bit i = variable i); not encoding's solver, whose
-    # import pulls in torch (seconds per worker process)
     full = spectral.AnnealingHamiltonian.from_bqm(bqm, sector="full")
-    ground_states = full.ground_states()
-    ground = (int(ground_states[0]) >> np.arange(n)) & 1
-    if bqm.vartype is dimod.SPIN:
-        ground = 2 * ground - 1
-    data["encoding/ground_selection"] = ground.astype(np.int64)
-    attrs["encoding"]["ground_energy"] = float(bqm.energy(dict(zip(bqm.variables, ground))))
-    attrs["encoding"]["ground_degeneracy"] = int(ground_states.size)
-    seed = instance_seed(settings["study"]["seed"], inst.id)
-
-    sp = settings["spectral"]
-    if sp["enabled"] and n <= sp["max_qubits"]:
-        t = time.perf_counter()
-        H = spectral.AnnealingHamiltonian.from_bqm(bqm)  # sector "auto", as docs/design.md says
-        res = spectral.min_gap(H, s_tol=sp["s_tol"], levels=min(sp["levels"], H.dim))
-        data.update({"spectral/s": res.s, "spectral/energies": res.energies,
-                     "spectral/gaps": res.gaps, "spectral/residuals": res.residuals})
-        attrs["spectral"] = {"delta_min": res.delta_min, "s_star": res.s_star,
-                             "degeneracy": res.degeneracy, "sector": res.sector,
-                             "scale": res.scale, "matvecs": res.matvecs,
-                             "evaluations": res.evaluations, "s_tol": sp["s_tol"],
-                             "delta_rtol": res.delta_rtol, "certified": res.certified,
-                             "seconds": time.perf_counter() - t}
-
-    dy = settings["dynamics"]
-    if dy["enabled"] and n <= dy["max_qubits"]:
-        t = time.perf_counter()
-        T = np.asarray(dy["T"], float)
-        p = np.array([simulate.success_probability(full, float(x), tol=dy["tol"]) for x in T])
-        data.update({"dynamics/T": T, "dynamics/p_success": p})
-        d = {"method": "auto", "tol": dy["tol"], "t99": float("nan")}
-        if dy["t99"] and n <= dy["t99_max_qubits"]:
-            try:
-                d["t99"] = simulate.time_to_target(full, 0.99, T_max=dy["t99_max_T"], tol=dy["tol"])
-            except simulate.SimulationError as exc:
-                d["t99_note"] = str(exc)
-        if dy["protocol"]:
-            pr = simulate.paper_protocol(bqm, seed=seed)
-            d.update({"protocol_fidelity": pr.fidelity, "protocol_is_ground": pr.is_ground,
-                      "protocol_shots": pr.shots, "protocol_tau": pr.tau, "protocol_dt": pr.dt})
-        d["seconds"] = time.perf_counter() - t
-        attrs["dynamics"] = d
-
-    hw = settings["hardware"]
-    if inst.spec.get("hardware"):
-        from simulate.dwave import DWaveAnnealer, PathIntegralQPU, approximate_schedule, compare
-
-        t = time.perf_counter()
-        schedule = approximate_schedule()
-        rows = []
-        for t_us in hw["annealing_time_us"]:
-            annealer = DWaveAnnealer(PathIntegralQPU(schedule=schedule, seed=seed), seed=seed)
-            run = annealer.run(bqm, annealing_time=t_us, num_reads=hw["reads"],
-                               schedule=schedule, cardinality=inst.spec.get("m"))
-            cmp_ = compare(bqm, annealing_time_us=t_us, schedule=schedule, measured=run,
-                           standin_run=run, num_reads=hw["reads"], seed=seed)
-            rows.append((t_us, run.p_ground, *run.p_ground_interval, cmp_.closed_system,
-                         cmp_.boltzmann, cmp_.beta, run.chain_break_fraction))
-        cols = np.array(rows, float).T
-        names = ["annealing_time_us", "p_ground", "p_ground_low", "p_ground_high",
-                 "closed_system", "boltzmann", "beta", "chain_break_fraction"]
-        data.update({f"hardware/{k}": v for k, v in zip(names, cols)})
-        attrs["hardware"] = {"solver": "PathIntegralQPU (offline stand-in)", "reads": hw["reads"],
-                             "schedule": schedule.name, "schedule_sha256": schedule.sha256,
-                             "seed": seed, "seconds": time.perf_counter() - t}
+    _place(data, attrs, ENCODING, _ground_record(bqm, full))
+    seed = instance_seed(settings.study.seed, inst.id)
+    for group, step in _PROBLEM_STEPS:
+        record = step(inst, bqm, full, settings, seed)
+        if record is not None:
+            _place(data, attrs, group, record)
     return data, attrs
 
 
-def _xai(inst: Instance, settings: dict) -> tuple[dict, dict]:
+def _xai(inst: Instance, settings: Settings) -> tuple[dict, dict]:
     from encoding import xai_study
 
-    p, s = inst.payload, inst.spec
+    p, x = inst.payload, settings.xai
     # leave-one-out k-NN: a majority of k needs k < the images of a class
     counts = np.bincount(p["data"].labels[p["indices"]].numpy())
     k = int(max(1, min(5, counts[counts > 0].min() - 1)))
-    study = xai_study(p["model"], p["data"], layer=s.get("layer"), indices=p["indices"],
-                      methods=s["methods"], k=k,
-                      n_boot=s["n_boot"], n_perm=s["n_perm"], null=s["null"], seed=s["seed"],
-                      progress=False)
-    study.arrays["indices"] = np.asarray(s["images"])  # positions in the held-out set
-    data = {"xai/images": p["data"].images[p["indices"]].numpy().astype(np.float32)}
-    for key, value in study.arrays.items():
-        data[f"xai/{key}"] = np.asarray(value)
-    table = study.table
-    for col in ("weights", "method", "space", "metric", "better"):
-        data[f"xai/table/{col}"] = [str(r[col]) for r in table]
-    for col in ("value", "low", "high", "p_value", "n"):
-        data[f"xai/table/{col}"] = np.array([r[col] for r in table], float)
-    return data, {"xai": {"classes": json.dumps(list(p["data"].classes)), "knn_k": k}}
+    study = xai_study(p["model"], p["data"], layer=inst.spec.get("layer"), indices=p["indices"],
+                      methods=list(x.methods), k=k, n_boot=x.n_boot, n_perm=x.n_perm,
+                      null=x.null, seed=settings.study.seed, progress=False)
+    study.arrays["indices"] = np.asarray(inst.spec["images"])  # positions in the held-out set
+    datasets, attrs = study.to_record()
+    datasets["images"] = p["data"].images[p["indices"]].numpy().astype(np.float32)
+    attrs.update(classes=json.dumps(list(p["data"].classes)), knn_k=k)
+    data, out = {}, {}
+    _place(data, out, XAI, (datasets, attrs))
+    return data, out
 
 
-def run_instance(inst: Instance, settings: dict, threads: int = 1) -> dict:
+def run_instance(inst: Instance, settings: Settings, threads: int = 1) -> dict:
     """Compute one instance; never raises for its own failure.
 
     Returns

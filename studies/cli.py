@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .exceptions import StoreError
+from .exceptions import StoreError, UsageError
 
 __all__ = ["main"]
 
@@ -202,16 +202,12 @@ def _cmd_gap(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         plot_levels(result, args.plot, title=args.problem)
         timings["plot_s"] = time.perf_counter() - t
-    summary = {
-        "problem": args.problem, "n": H.n, "vartype": bqm.vartype.name, "schedule": repr(H.schedule),
-        "scale": H.scale, "sector": result.sector, "degeneracy": result.degeneracy,
-        "delta_min": result.delta_min, "delta_min_bqm_units": result.delta_min * H.scale,
-        "delta_rtol": result.delta_rtol, "certified": result.certified,
-        "uncertified": [list(u) for u in result.uncertified],
-        "s_star": result.s_star, "s_tol": args.s_tol, "levels": int(result.energies.shape[0]),
-        "evaluations": result.evaluations, "matvecs": result.matvecs,
-        "residuals": result.residuals.tolist(), "timings": timings,
-    }
+    datasets, attrs = result.to_record()
+    summary = {"problem": args.problem, "vartype": bqm.vartype.name, "schedule": repr(H.schedule),
+               **attrs, "uncertified": json.loads(attrs["uncertified"]),
+               "delta_min_bqm_units": result.delta_min * H.scale, "s_tol": args.s_tol,
+               "levels": int(datasets["energies"].shape[0]),
+               "residuals": datasets["residuals"].tolist(), "timings": timings}
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -240,10 +236,10 @@ def _explained(args: argparse.Namespace):
         from encoding import default_model, load_digits_dataset
 
         if args.overrides:
-            raise ValueError("--set needs --config.")
+            raise UsageError("--set needs --config.")
         arch = args.model or "PaperNet"
         if arch not in ("PaperNet", "GapNet"):
-            raise ValueError(f"--model must be PaperNet or GapNet for the bundled digits, got "
+            raise UsageError(f"--model must be PaperNet or GapNet for the bundled digits, got "
                              f"{arch!r}; give your own model with --config.")
         model, meta = default_model(arch)
         return model, model.target_layer, load_digits_dataset().subset(meta["test_indices"]), arch
@@ -255,7 +251,7 @@ def _explained(args: argparse.Namespace):
     entries = load_models(config)
     names = [e.name for e in entries]
     if args.model is not None and args.model not in names:
-        raise ValueError(f"--model {args.model!r} is not in the config's models {names}.")
+        raise UsageError(f"--model {args.model!r} is not in the config's models {names}.")
     entry = entries[names.index(args.model) if args.model else 0]
     return entry.model, entry.layer, entry.test, entry.name
 
@@ -270,13 +266,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     unknown = [m for m in args.method if m not in METHODS]
     if unknown:
-        raise ValueError(f"unknown --method {unknown}; choose from {list(METHODS)}")
+        raise UsageError(f"unknown --method {unknown}; choose from {list(METHODS)}")
     model, layer, test, what = _explained(args)
     labels = test.labels.numpy()
     if args.index is not None:
         idx = np.asarray(args.index)
         if idx.min() < 0 or idx.max() >= len(test):
-            raise ValueError(f"--index must be in 0..{len(test) - 1} (held-out images), got "
+            raise UsageError(f"--index must be in 0..{len(test) - 1} (held-out images), got "
                              f"{args.index}")
     else:
         cls = args.cls
@@ -285,7 +281,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         elif cls.lstrip("-").isdigit() and 0 <= int(cls) < len(test.classes):
             cls = int(cls)
         else:
-            raise ValueError(f"--class must be a class index in 0..{len(test.classes) - 1} or a "
+            raise UsageError(f"--class must be a class index in 0..{len(test.classes) - 1} or a "
                              f"name in {list(test.classes)}, got {args.cls!r}")
         idx = np.flatnonzero(labels == cls)[:max(1, args.count)]
     images = test.images[idx]
@@ -306,9 +302,12 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_hardware(args: argparse.Namespace) -> int:
-    import dataclasses
+#: what `qaxai hardware --json` reports of the run's record (beside the comparison's)
+_HARDWARE_RUN_KEYS = ("annealing_time_us", "schedule_sha256", "chain_strength",
+                      "auto_scale_divisor", "chain_break_fraction", "max_chain_length")
 
+
+def _cmd_hardware(args: argparse.Namespace) -> int:
     from dwave.system.testing import MockDWaveSampler
 
     from simulate import SimulationError
@@ -318,7 +317,7 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
     from .problems import load_bqm
 
     if args.reads < 1:
-        raise ValueError(f"--reads must be >= 1, got {args.reads}.")
+        raise UsageError(f"--reads must be >= 1, got {args.reads}.")
     bqm = load_bqm(args.problem, vartype=args.vartype)
     schedule = load_schedule(args.schedule) if args.schedule else approximate_schedule()
     try:
@@ -340,14 +339,10 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
                 if args.solver == "qpu" and "credentials" in str(exc) else "")
         print(f"qaxai hardware: error: {exc}{hint}", file=sys.stderr)
         return 2
+    _, run = measured.to_record()
     out = {"problem": args.problem, "solver": args.solver, "variables": bqm.num_variables,
-           "annealing_time_us": args.annealing_time, "reads": args.reads,
-           "schedule": schedule.name, "schedule_sha256": schedule.sha256,
-           "chain_strength": measured.chain_strength,
-           "auto_scale_divisor": measured.auto_scale_divisor,
-           "chain_break_fraction": measured.chain_break_fraction,
-           "max_chain_length": max(measured.chain_lengths.values()),
-           **dataclasses.asdict(comparison)}
+           "reads": args.reads, "schedule": schedule.name,
+           **{k: run[k] for k in _HARDWARE_RUN_KEYS}, **comparison.to_record()[1]}
     if args.json:
         print(json.dumps(out, default=float, indent=2))
         return 0
@@ -374,7 +369,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for name in ("workers", "threads_per_task"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}.")
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}.")
     config = load_config(args.config, overrides=args.overrides)
     summary = run_study(config, args.out, scheduler=args.scheduler, workers=args.workers,
                         threads_per_task=args.threads_per_task, progress=not args.quiet)

@@ -55,16 +55,15 @@ import difflib
 import hashlib
 import json
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, make_dataclass
 from os import PathLike
 from pathlib import Path
 
-__all__ = ["StudyConfig", "load_config", "ConfigError", "SCHEMA"]
+from .exceptions import ConfigError
 
-
-class ConfigError(ValueError):
-    """A study config that cannot be used; the message names the key and the rule."""
+__all__ = ["StudyConfig", "load_config", "ConfigError", "SCHEMA", "Settings", "SECTION_TYPES",
+           "Key", "Interval", "Options", "ListOf", "Check"]
 
 
 _ARCHITECTURES = ("PaperNet", "GapNet")
@@ -79,48 +78,272 @@ _SOURCE_FILES = {
     "folder": "a folder with one sub-folder of images per class",
 }
 
-# section -> key -> (type description, python types, default)
-SCHEMA: dict[str, dict[str, tuple]] = {
-    "study": {"name": ("string", str, None), "seed": ("integer >= 0", int, 0),
-              "out": ("string (a path)", str, None)},
-    "data": {"source": ("string", str, "digits"), "path": ("string (a path)", str, None),
-             "size": ("integer or [height, width]", (int, list), None),
-             "mean": ("list of numbers", list, None), "std": ("list of numbers > 0", list, None),
-             "limit": ("integer >= 1", int, None), "test_limit": ("integer >= 1", int, None),
-             "test_fraction": ("number in (0, 1)", float, 0.2),
-             "channels": ("integer (1 or 3)", int, 3)},
-    "model": {"architectures": ("list of strings", list, ["PaperNet"]),
-              "backbone": ("string", str, "digits-conv"),
-              "weights": ("string (a path)", str, None),
-              "n_maps": ("integer >= 2", int, 16),
-              "checkpoint": ("string (a path)", str, None),
-              "factory": ("string ('package.module:callable')", str, None),
-              "layer": ("string (a dotted layer name)", str, None)},
-    "train": {"epochs": ("integer >= 1", int, 15), "batch_size": ("integer >= 1", int, 64),
-              "lr": ("number > 0", float, 3e-3), "weight_decay": ("number >= 0", float, 1e-4),
-              "seed": ("integer >= 0", int, 0)},
-    "images": {"per_class": ("integer >= 1", int, 2), "classes": ("list of integers", list, None)},
-    "xai": {"enabled": ("boolean", bool, True), "methods": ("list of strings", list, None),
-            "n_boot": ("integer >= 10", int, 200), "n_perm": ("integer >= 10", int, 200),
-            "null": ("boolean", bool, True)},
-    "problems": {"formulations": ("list of strings", list, ["paper"]),
-                 "qubits": ("list of integers", list, [12]),
-                 "beta": ("number", float, None),
-                 "random_qubits": ("list of integers", list, []),
-                 "random_seeds": ("list of integers", list, [0])},
-    "spectral": {"enabled": ("boolean", bool, True), "levels": ("integer >= 2", int, 4),
-                 "s_tol": ("number > 0", float, 1e-6), "max_qubits": ("integer", int, 20)},
-    "dynamics": {"enabled": ("boolean", bool, True), "T": ("list of numbers > 0", list,
-                                                           [10.0, 50.0, 100.0]),
-                 "max_qubits": ("integer", int, 14), "t99": ("boolean", bool, False),
-                 "t99_max_qubits": ("integer", int, 8),
-                 "t99_max_T": ("number > 0", float, 3000.0), "protocol": ("boolean", bool, True),
-                 "tol": ("number > 0", float, 1e-7)},
-    "hardware": {"enabled": ("boolean", bool, False), "instances": ("integer >= 1", int, 3),
-                 "min_qubits": ("integer >= 1", int, 4), "max_qubits": ("integer", int, 12),
-                 "annealing_time_us": ("list of numbers > 0", list, [20.0]),
-                 "reads": ("integer >= 1", int, 1000)},
+class Rule:
+    """A value rule of one key, declared in the schema and checked from there (after the
+    key's type). ``describe()`` is its text in messages and in type descriptions."""
+
+    def describe(self) -> str:  # pragma: no cover - every rule overrides it
+        raise NotImplementedError
+
+    def check(self, where: str, value):
+        """Return ``value`` (converted where the rule says) or raise :class:`ConfigError`."""
+        raise NotImplementedError  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Interval(Rule):
+    """``low <= value``, ``value < high`` and so on, as ``closed`` says ("left", "right",
+    "both", "neither"); a missing end is unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    closed: str = "left"
+
+    def describe(self) -> str:
+        left = self.closed in ("left", "both")
+        right = self.closed in ("right", "both")
+        if self.high is None:
+            return f"{'>=' if left else '>'} {self.low:g}"
+        if self.low is None:
+            return f"{'<=' if right else '<'} {self.high:g}"
+        return f"in {'[' if left else '('}{self.low:g}, {self.high:g}{']' if right else ')'}"
+
+    def holds(self, value) -> bool:
+        if value != value:  # NaN
+            return False
+        left = self.closed in ("left", "both")
+        right = self.closed in ("right", "both")
+        if self.low is not None and not (value >= self.low if left else value > self.low):
+            return False
+        return self.high is None or (value <= self.high if right else value < self.high)
+
+    def check(self, where: str, value):
+        if not self.holds(value):
+            raise ConfigError(f"{where} must be {self.describe()}, got {value}.")
+        return value
+
+
+@dataclass(frozen=True)
+class Options(Rule):
+    """One of ``values`` (or of what a callable returns, for lists known at run time);
+    ``text`` replaces the list in messages; ``hint`` follows a refusal."""
+
+    values: tuple | Callable[[], Sequence] = ()
+    text: str | None = None
+    hint: str = ""
+
+    def allowed(self) -> list:
+        return list(self.values() if callable(self.values) else self.values)
+
+    def describe(self) -> str:
+        return self.text or f"one of {self.allowed()}"
+
+    def check(self, where: str, value):
+        if value not in self.allowed():
+            near = _closest(value, self.allowed()) if isinstance(value, str) else ""
+            raise ConfigError(f"{where} must be {self.describe()}, got {value!r}{near}.{self.hint}")
+        return value
+
+
+@dataclass(frozen=True)
+class ListOf(Rule):
+    """A list whose entries are of type ``item`` (``float`` takes integers too; no NaN) and
+    satisfy ``rule``; ``nonempty`` refuses ``[]``."""
+
+    item: type
+    rule: Rule | None = None
+    nonempty: bool = False
+
+    def describe(self) -> str:
+        word = _TYPE_WORDS[self.item] + "s"
+        if isinstance(self.rule, Interval):
+            return f"list of {word} {self.rule.describe()}"
+        return f"list of {word}"
+
+    def check(self, where: str, value):
+        if self.nonempty and not value:
+            raise ConfigError(f"{where} must not be empty.")
+        out = []
+        for v in value:
+            if self.item is float:
+                good = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+            else:
+                good = isinstance(v, self.item) and not isinstance(v, bool)
+            if good and isinstance(self.rule, Interval):
+                good = self.rule.holds(v)
+            if not good:
+                raise ConfigError(f"{where} must be a {self.describe()}, got the entry {v!r}.")
+            out.append(float(v) if self.item is float else v)
+        if isinstance(self.rule, Options):
+            bad = [v for v in out if v not in self.rule.allowed()]
+            if bad:
+                raise ConfigError(f"{where}: unknown {bad}; choose from "
+                                  f"{self.rule.allowed()}{self.rule.hint and ','}"
+                                  f"{self.rule.hint.rstrip('.')}.")
+        return out
+
+
+@dataclass(frozen=True)
+class Check(Rule):
+    """A rule written as a function ``f(where, value) -> value`` with its description."""
+
+    text: str
+    function: Callable
+
+    def describe(self) -> str:
+        return self.text
+
+    def check(self, where: str, value):
+        return self.function(where, value)
+
+
+_TYPE_WORDS = {int: "integer", float: "number", str: "string", bool: "boolean", list: "list"}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its Python type(s), default, rule, and the words for messages.
+
+    ``kind`` defaults to the type's word followed by the rule's description (e.g. "integer
+    >= 1", "list of numbers > 0"); ``note`` is appended (e.g. "(a path)").
+    """
+
+    pytype: type | tuple
+    default: object = None
+    rule: Rule | None = None
+    note: str = ""
+    kind_text: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.kind_text:
+            return self.kind_text
+        if isinstance(self.rule, ListOf):
+            text = self.rule.describe()
+        else:
+            text = _TYPE_WORDS[self.pytype]
+            if isinstance(self.rule, Interval):
+                text += f" {self.rule.describe()}"
+        return f"{text} {self.note}".strip()
+
+    def validate(self, where: str, value):
+        """Type, then rule (``None`` stays ``None``: the key is unset)."""
+        if value is None:
+            return None
+        value = _check_type(where, value, self.kind, self.pytype)
+        return value if self.rule is None else self.rule.check(where, value)
+
+
+def _check_size(where: str, size):
+    sizes = [size] if isinstance(size, int) else size
+    if len(sizes) not in (1, 2) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes) \
+            or (isinstance(size, list) and len(size) != 2):
+        raise ConfigError(f"{where} must be an integer >= 1 or [height, width], got {size!r}.")
+    return size
+
+
+def _check_factory(where: str, factory: str):
+    if factory.count(":") != 1 or not all(factory.split(":")):
+        raise ConfigError(f"{where} must be 'package.module:callable', got {factory!r}.")
+    return factory
+
+
+def _xai_methods():
+    from encoding import METHODS
+
+    return METHODS
+
+
+_AT_LEAST_0, _AT_LEAST_1, _POSITIVE = Interval(0), Interval(1), Interval(0, closed="neither")
+
+#: section -> key -> :class:`Key`: every key's type, default and value rule, stated once;
+#: :func:`load_config` checks each key from here, then the rules that join keys
+SCHEMA: dict[str, dict[str, Key]] = {
+    "study": {"name": Key(str), "seed": Key(int, 0, _AT_LEAST_0),
+              "out": Key(str, note="(a path)")},
+    "data": {"source": Key(str, "digits", Options(_SOURCES)),
+             "path": Key(str, note="(a path)"),
+             "size": Key((int, list), rule=Check("integer >= 1 or [height, width]", _check_size),
+                         kind_text="integer or [height, width]"),
+             "mean": Key(list, rule=ListOf(float, nonempty=True)),
+             "std": Key(list, rule=ListOf(float, _POSITIVE, nonempty=True)),
+             "limit": Key(int, None, _AT_LEAST_1), "test_limit": Key(int, None, _AT_LEAST_1),
+             "test_fraction": Key(float, 0.2, Interval(0, 1, "neither")),
+             "channels": Key(int, 3, Options((1, 3), text="1 (grey) or 3 (colour)"),
+                             kind_text="integer (1 or 3)")},
+    "model": {"architectures": Key(list, ["PaperNet"], ListOf(str, Options(
+                  _ARCHITECTURES, hint=" or give your own model with factory"), nonempty=True)),
+              "backbone": Key(str, "digits-conv", Options(_BACKBONES)),
+              "weights": Key(str, note="(a path)"),
+              "n_maps": Key(int, 16, Interval(2)),
+              "checkpoint": Key(str, note="(a path)"),
+              "factory": Key(str, rule=Check("'package.module:callable'", _check_factory),
+                             kind_text="string ('package.module:callable')"),
+              "layer": Key(str, note="(a dotted layer name)")},
+    "train": {"epochs": Key(int, 15, _AT_LEAST_1), "batch_size": Key(int, 64, _AT_LEAST_1),
+              "lr": Key(float, 3e-3, _POSITIVE), "weight_decay": Key(float, 1e-4, _AT_LEAST_0),
+              "seed": Key(int, 0, _AT_LEAST_0)},
+    "images": {"per_class": Key(int, 2, _AT_LEAST_1),
+               "classes": Key(list, rule=ListOf(int, _AT_LEAST_0, nonempty=True))},
+    "xai": {"enabled": Key(bool, True),
+            "methods": Key(list, rule=ListOf(str, Options(_xai_methods), nonempty=True)),
+            "n_boot": Key(int, 200, Interval(10)), "n_perm": Key(int, 200, Interval(10)),
+            "null": Key(bool, True)},
+    "problems": {"formulations": Key(list, ["paper"], ListOf(str, Options(_FORMULATIONS))),
+                 "qubits": Key(list, [12], ListOf(int, _AT_LEAST_1)),
+                 "beta": Key(float, None, _AT_LEAST_0),
+                 "random_qubits": Key(list, [], ListOf(int, _AT_LEAST_1)),
+                 "random_seeds": Key(list, [0], ListOf(int, _AT_LEAST_0, nonempty=True))},
+    "spectral": {"enabled": Key(bool, True), "levels": Key(int, 4, Interval(2)),
+                 "s_tol": Key(float, 1e-6, _POSITIVE), "max_qubits": Key(int, 20)},
+    "dynamics": {"enabled": Key(bool, True),
+                 "T": Key(list, [10.0, 50.0, 100.0], ListOf(float, _POSITIVE, nonempty=True)),
+                 "max_qubits": Key(int, 14), "t99": Key(bool, False),
+                 "t99_max_qubits": Key(int, 8), "t99_max_T": Key(float, 3000.0, _POSITIVE),
+                 "protocol": Key(bool, True), "tol": Key(float, 1e-7, _POSITIVE)},
+    "hardware": {"enabled": Key(bool, False), "instances": Key(int, 3, _AT_LEAST_1),
+                 "min_qubits": Key(int, 4, _AT_LEAST_1), "max_qubits": Key(int, 12),
+                 "annealing_time_us": Key(list, [20.0], ListOf(float, _POSITIVE, nonempty=True)),
+                 "reads": Key(int, 1000, _AT_LEAST_1)},
 }
+
+
+def _annotation(spec: Key) -> str:
+    words = {int: "int", float: "float", str: "str", bool: "bool", list: "tuple"}
+    text = " | ".join(words[t] for t in spec.pytype) if isinstance(spec.pytype, tuple) \
+        else words[spec.pytype]
+    return f"{text} | None" if spec.default is None else text
+
+
+def _settings_class(section: str, keys: dict[str, Key]) -> type:
+    cls = make_dataclass(f"{section.capitalize()}Settings",
+                         [(key, _annotation(spec)) for key, spec in keys.items()], frozen=True)
+    cls.__module__ = __name__
+    cls.__doc__ = (f"The validated [{section}] section of a study config (read-only; lists "
+                   "as tuples). Its keys, types and rules are :data:`SCHEMA`'s.")
+    return cls
+
+
+#: section -> its frozen settings class (generated from :data:`SCHEMA`, so the keys are
+#: declared once); module attributes by name, so that they pickle to Dask workers
+SECTION_TYPES: dict[str, type] = {sec: _settings_class(sec, keys) for sec, keys in SCHEMA.items()}
+globals().update({cls.__name__: cls for cls in SECTION_TYPES.values()})
+Settings = make_dataclass("Settings", [(sec, cls.__name__) for sec, cls in SECTION_TYPES.items()],
+                          frozen=True)
+Settings.__module__ = __name__
+Settings.__doc__ = ("A study's validated settings: one frozen object per config section "
+                    "(``settings.dynamics.T``), built once by :func:`load_config` and handed "
+                    "to planning and to every task.")
+
+
+def _frozen(value):
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+def _settings(sections: dict) -> "Settings":
+    return Settings(**{sec: SECTION_TYPES[sec](**{k: _frozen(v) for k, v in values.items()})
+                       for sec, values in sections.items()})
 
 
 @dataclass(frozen=True)
@@ -130,7 +353,9 @@ class StudyConfig:
     Attributes
     ----------
     sections : dict
-        ``section -> key -> value``, defaults filled in.
+        ``section -> key -> value``, defaults filled in (the TOML view).
+    settings : Settings
+        The same values as frozen, typed objects, one per section (``settings.model.n_maps``).
     text : str
         The TOML text it came from (stored in the HDF5 file's root attributes).
     source : str
@@ -140,6 +365,10 @@ class StudyConfig:
     sections: dict = field(repr=False)
     text: str = field(repr=False)
     source: str = "<string>"
+    settings: Settings = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "settings", _settings(self.sections))
 
     def __getitem__(self, section: str) -> dict:
         return self.sections[section]
@@ -181,19 +410,6 @@ def _check_type(where: str, value, kind: str, pytype):
     return value
 
 
-def _list_of(where: str, values, kind: type, rule: str, minimum=None, allow_empty=True):
-    if not allow_empty and not values:
-        raise ConfigError(f"{where} must not be empty.")
-    out = []
-    for v in values:
-        good = (isinstance(v, (int, float)) and not isinstance(v, bool)) if kind is float else \
-            (isinstance(v, kind) and not isinstance(v, bool))
-        if not good or (minimum is not None and not v >= minimum) or (kind is float and v != v):
-            raise ConfigError(f"{where} must be a list of {rule}, got the entry {v!r}.")
-        out.append(float(v) if kind is float else v)
-    return out
-
-
 def _validate(raw: dict, source: str) -> dict:
     if not isinstance(raw, dict):  # pragma: no cover - tomllib always gives a dict
         raise ConfigError(f"{source}: a config is a TOML table.")
@@ -212,44 +428,28 @@ def _validate(raw: dict, source: str) -> dict:
                 raise ConfigError(f"{source}: unknown key {key!r} in [{section}]"
                                   f"{_closest(key, keys)}; valid keys: {', '.join(keys)}.")
         values = {}
-        for key, (kind, pytype, default) in keys.items():
-            where = f"{source}: [{section}] {key}"
+        for key, spec in keys.items():
             if key in given:
-                values[key] = _check_type(where, given[key], kind, pytype)
+                values[key] = spec.validate(f"{source}: [{section}] {key}", given[key])
             else:
-                values[key] = list(default) if isinstance(default, list) else default
+                values[key] = list(spec.default) if isinstance(spec.default, list) \
+                    else spec.default
         sections[section] = values
-    _check_values(sections, source, {(sec, k) for sec, keys in raw.items() for k in keys})
+    _check_cross_rules(sections, source, {(sec, k) for sec, keys in raw.items() for k in keys})
     return sections
 
 
-def _check_values(c: dict, source: str, given: set) -> None:
+def _check_cross_rules(c: dict, source: str, given: set) -> None:
+    """The rules that join keys (each key's own range is in :data:`SCHEMA`), and the
+    defaults that depend on other keys."""
     def at(section, key):
         return f"{source}: [{section}] {key}"
 
     _check_data_model(c, source, given, at)
-
     if c["study"]["name"] is None:
         c["study"]["name"] = Path(source).stem if source != "<string>" else "study"
-    if c["study"]["seed"] < 0:
-        raise ConfigError(f"{at('study', 'seed')} must be >= 0, got {c['study']['seed']}.")
-    if c["model"]["n_maps"] < 2:
-        raise ConfigError(f"{at('model', 'n_maps')} must be >= 2, got {c['model']['n_maps']}.")
-    if c["images"]["per_class"] < 1:
-        raise ConfigError(f"{at('images', 'per_class')} must be >= 1, got "
-                          f"{c['images']['per_class']}.")
-    if c["images"]["classes"] is not None:
-        _list_of(at("images", "classes"), c["images"]["classes"], int, "integers >= 0", 0,
-                 allow_empty=False)
-    from encoding import METHODS
-
     if c["xai"]["methods"] is None:
-        c["xai"]["methods"] = list(METHODS)
-    methods = _list_of(at("xai", "methods"), c["xai"]["methods"], str, "strings",
-                       allow_empty=False)
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ConfigError(f"{at('xai', 'methods')}: unknown {bad}; choose from {list(METHODS)}.")
+        c["xai"]["methods"] = list(_xai_methods())
     if c["xai"]["enabled"] and c["images"]["per_class"] < 2:
         raise ConfigError(f"{at('images', 'per_class')} must be >= 2 with [xai] enabled "
                           "(silhouettes and the k-NN measures need two images of a class); "
@@ -258,90 +458,30 @@ def _check_values(c: dict, source: str, given: set) -> None:
             len(set(c["images"]["classes"])) < 2:
         raise ConfigError(f"{at('images', 'classes')} needs two classes or more with [xai] "
                           "enabled (disentanglement compares classes).")
-    for key in ("n_boot", "n_perm"):
-        if c["xai"][key] < 10:
-            raise ConfigError(f"{at('xai', key)} must be >= 10, got {c['xai'][key]}.")
-    forms = _list_of(at("problems", "formulations"), c["problems"]["formulations"], str,
-                     "strings")
-    bad = [f for f in forms if f not in _FORMULATIONS]
-    if bad:
-        raise ConfigError(f"{at('problems', 'formulations')}: unknown {bad}; choose from "
-                          f"{list(_FORMULATIONS)}.")
-    for key in ("qubits", "random_qubits"):
-        c["problems"][key] = _list_of(at("problems", key), c["problems"][key], int,
-                                      "integers >= 1", 1)
-    c["problems"]["random_seeds"] = _list_of(at("problems", "random_seeds"),
-                                             c["problems"]["random_seeds"], int,
-                                             "integers >= 0", 0, allow_empty=False)
-    too_many = [n for n in c["problems"]["qubits"] if forms and n > c["model"]["n_maps"]
-                and c["model"]["factory"] is None]
+    too_many = [n for n in c["problems"]["qubits"] if c["problems"]["formulations"]
+                and n > c["model"]["n_maps"] and c["model"]["factory"] is None]
     if too_many:
         raise ConfigError(f"{at('problems', 'qubits')}: {too_many} exceed the model's "
                           f"{c['model']['n_maps']} maps; raise [model] n_maps or lower qubits.")
-    beta = c["problems"]["beta"]
-    if beta is not None and not beta >= 0:
-        raise ConfigError(f"{at('problems', 'beta')} must be >= 0, got {beta}.")
-    if c["spectral"]["levels"] < 2:
-        raise ConfigError(f"{at('spectral', 'levels')} must be >= 2, got "
-                          f"{c['spectral']['levels']}.")
-    for section, key in (("spectral", "s_tol"), ("dynamics", "tol"), ("dynamics", "t99_max_T")):
-        if not c[section][key] > 0:
-            raise ConfigError(f"{at(section, key)} must be > 0, got {c[section][key]}.")
-    c["dynamics"]["T"] = _list_of(at("dynamics", "T"), c["dynamics"]["T"], float,
-                                  "numbers > 0", 1e-300, allow_empty=False)
-    c["hardware"]["annealing_time_us"] = _list_of(
-        at("hardware", "annealing_time_us"), c["hardware"]["annealing_time_us"], float,
-        "numbers > 0", 1e-300, allow_empty=False)
-    for key in ("instances", "reads", "min_qubits"):
-        if c["hardware"][key] < 1:
-            raise ConfigError(f"{at('hardware', key)} must be >= 1, got {c['hardware'][key]}.")
 
 
 def _check_data_model(c: dict, source: str, given: set, at) -> None:
-    d, m, t = c["data"], c["model"], c["train"]
-    if d["source"] not in _SOURCES:
-        raise ConfigError(f"{at('data', 'source')} must be one of {list(_SOURCES)}, got "
-                          f"{d['source']!r}{_closest(d['source'], _SOURCES)}.")
-    size = d["size"]
-    if size is not None:
-        sizes = [size] if isinstance(size, int) else size
-        if len(sizes) not in (1, 2) or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes) \
-                or (isinstance(size, list) and len(size) != 2):
-            raise ConfigError(f"{at('data', 'size')} must be an integer >= 1 or [height, width], "
-                              f"got {size!r}.")
-    if d["channels"] not in (1, 3):
-        raise ConfigError(f"{at('data', 'channels')} must be 1 (grey) or 3 (colour), got "
-                          f"{d['channels']}.")
+    d, m = c["data"], c["model"]
     if ("data", "channels") in given and d["source"] != "folder":
         raise ConfigError(f"{at('data', 'channels')} applies to source = 'folder' only (MNIST "
                           "and the digits are grey, STL-10 colour).")
     channels = {"digits": 1, "mnist": 1, "stl10": 3, "folder": d["channels"]}[d["source"]]
     if (d["mean"] is None) != (d["std"] is None):
         raise ConfigError(f"{source}: [data] mean and std go together: give both or neither.")
-    if d["mean"] is not None:
-        d["mean"] = _list_of(at("data", "mean"), d["mean"], float, "numbers", allow_empty=False)
-        d["std"] = _list_of(at("data", "std"), d["std"], float, "numbers > 0", 1e-300,
-                            allow_empty=False)
-        for key in ("mean", "std"):
-            if len(d[key]) != channels:
-                raise ConfigError(f"{at('data', key)} has {len(d[key])} values; the "
-                                  f"{d['source']!r} images have {channels} channel(s): give one "
-                                  "value per channel.")
-    for key in ("limit", "test_limit"):
-        if d[key] is not None and d[key] < 1:
-            raise ConfigError(f"{at('data', key)} must be >= 1, got {d[key]}.")
-    if not 0.0 < d["test_fraction"] < 1.0:
-        raise ConfigError(f"{at('data', 'test_fraction')} must be in (0, 1), got "
-                          f"{d['test_fraction']}.")
+    for key in ("mean", "std"):
+        if d[key] is not None and len(d[key]) != channels:
+            raise ConfigError(f"{at('data', key)} has {len(d[key])} values; the "
+                              f"{d['source']!r} images have {channels} channel(s): give one "
+                              "value per channel.")
     if d["source"] == "digits" and d["path"] is not None:
         raise ConfigError(f"{at('data', 'path')} is not used with source = 'digits' (they ship "
                           "with scikit-learn); remove it or choose another source.")
     if m["factory"] is not None:
-        if not isinstance(m["factory"], str) or m["factory"].count(":") != 1 or \
-                not all(m["factory"].split(":")):
-            raise ConfigError(f"{at('model', 'factory')} must be 'package.module:callable', got "
-                              f"{m['factory']!r}.")
         built_in = [k for k in ("architectures", "backbone", "weights", "n_maps")
                     if ("model", k) in given]
         if built_in:
@@ -353,15 +493,6 @@ def _check_data_model(c: dict, source: str, given: set, at) -> None:
                               "of the explained convolutional layer (e.g. 'layer3').")
         m["architectures"] = []
     else:
-        arch = _list_of(at("model", "architectures"), m["architectures"], str, "strings",
-                        allow_empty=False)
-        bad = [a for a in arch if a not in _ARCHITECTURES]
-        if bad:
-            raise ConfigError(f"{at('model', 'architectures')}: unknown {bad}; choose from "
-                              f"{list(_ARCHITECTURES)}, or give your own model with factory.")
-        if m["backbone"] not in _BACKBONES:
-            raise ConfigError(f"{at('model', 'backbone')} must be one of {list(_BACKBONES)}, got "
-                              f"{m['backbone']!r}{_closest(m['backbone'], _BACKBONES)}.")
         if m["backbone"] == "resnet18" and channels != 3:
             raise ConfigError(f"{at('model', 'backbone')} = 'resnet18' takes colour images; "
                               f"the {d['source']!r} images have {channels} channel.")
@@ -378,15 +509,6 @@ def _check_data_model(c: dict, source: str, given: set, at) -> None:
     if needed:
         raise ConfigError(f"{source} needs files it does not name; qaxai never downloads them:\n  "
                           + "\n  ".join(needed))
-    if t["epochs"] < 1 or t["batch_size"] < 1:
-        key = "epochs" if t["epochs"] < 1 else "batch_size"
-        raise ConfigError(f"{at('train', key)} must be >= 1, got {t[key]}.")
-    if not t["lr"] > 0:
-        raise ConfigError(f"{at('train', 'lr')} must be > 0, got {t['lr']}.")
-    if not t["weight_decay"] >= 0:
-        raise ConfigError(f"{at('train', 'weight_decay')} must be >= 0, got {t['weight_decay']}.")
-    if t["seed"] < 0:
-        raise ConfigError(f"{at('train', 'seed')} must be >= 0, got {t['seed']}.")
 
 
 def _toml_value(value) -> str:

@@ -28,6 +28,8 @@ from pathlib import Path
 import dimod
 import numpy as np
 
+from .exceptions import ProblemFileError
+
 __all__ = ["load_bqm", "builtin_problems", "random_selection_bqm", "perturbative_crossing_bqm",
            "rounded_ising_bqm"]
 
@@ -82,34 +84,34 @@ def load_bqm(source: str | PathLike, *, vartype: str | None = None) -> dimod.Bin
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is neither a dimod BQM file nor text (JSON or COO).") from exc
+        raise ProblemFileError(f"{path} is neither a dimod BQM file nor text (JSON or COO).") from exc
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} looks like JSON but does not parse: {exc}") from exc
+            raise ProblemFileError(f"{path} looks like JSON but does not parse: {exc}") from exc
         return _from_json(data, str(path))
     return _from_coo(text, str(path), vartype)
 
 
 def _from_json(data: dict, where: str) -> dimod.BinaryQuadraticModel:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: a JSON problem must be an object, got {type(data).__name__}.")
+        raise ProblemFileError(f"{where}: a JSON problem must be an object, got {type(data).__name__}.")
     if data.get("type") == "BinaryQuadraticModel":
         return dimod.BinaryQuadraticModel.from_serializable(data)
     if "bqm" in data:  # the shipped problems wrap a serialisable BQM with "info"
         return _from_json(data["bqm"], where)
     missing = [key for key in ("vartype", "linear") if key not in data]
     if missing:
-        raise ValueError(
+        raise ProblemFileError(
             f"{where}: JSON problem lacks {missing}; give dimod's to_serializable() output or "
             '{"vartype": ..., "linear": {...}, "quadratic": [[u, v, bias], ...], "offset": ...}.'
         )
     quadratic = {}
     for item in data.get("quadratic", []):
         if not (isinstance(item, (list, tuple)) and len(item) == 3):
-            raise ValueError(f"{where}: each quadratic entry must be [u, v, bias], got {item!r}.")
+            raise ProblemFileError(f"{where}: each quadratic entry must be [u, v, bias], got {item!r}.")
         u, v, bias = item
         quadratic[(u, v)] = quadratic.get((u, v), 0.0) + float(bias)
     return dimod.BinaryQuadraticModel(
@@ -126,7 +128,7 @@ def _from_coo(text: str, where: str, vartype: str | None) -> dimod.BinaryQuadrat
             header = line.split("vartype=", 1)[1].split()[0]
     vt = vartype or header
     if vt is None:
-        raise ValueError(
+        raise ProblemFileError(
             f"{where}: a COO problem needs its vartype: add a '# vartype=BINARY' (or SPIN) line, "
             "or pass --vartype."
         )
@@ -141,7 +143,7 @@ def _from_coo(text: str, where: str, vartype: str | None) -> dimod.BinaryQuadrat
         except (ValueError, IndexError):
             ok = False
         if not ok:
-            raise ValueError(
+            raise ProblemFileError(
                 f"{where}, line {number}: {line.strip()!r} is not 'i j bias' (two variable "
                 "indices >= 0 and a finite number); fix or remove the line.")
         if i == j:
@@ -155,16 +157,16 @@ def _vartype(value, where: str) -> dimod.Vartype:
     try:
         return dimod.as_vartype(value)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: vartype must be 'SPIN' or 'BINARY', got {value!r}.") from exc
+        raise ProblemFileError(f"{where}: vartype must be 'SPIN' or 'BINARY', got {value!r}.") from exc
 
 
 def _random_selection(n: int, seed: int, penalty: str, beta: float):
     from encoding import cardinality_bqm, cardinality_penalty
 
     if penalty not in PENALTIES:
-        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}.")
+        raise ProblemFileError(f"penalty must be one of {PENALTIES}, got {penalty!r}.")
     if int(n) < 1 or int(seed) < 0:
-        raise ValueError(f"need n >= 1 and seed >= 0, got n={n!r}, seed={seed!r}.")
+        raise ProblemFileError(f"need n >= 1 and seed >= 0, got n={n!r}, seed={seed!r}.")
     rng = np.random.default_rng([int(n), int(seed)])
     r = rng.uniform(0.05, 1.0, n)
     X = rng.random((n, 64)) ** 3
@@ -222,9 +224,9 @@ def perturbative_crossing_bqm(n: int, *, eps: float = 0.1, delta: float = 0.2
     of ``2 (2S + 1)`` states: an exact reference at any n.
     """
     if int(n) < 2:
-        raise ValueError(f"a star needs n >= 2 spins, got {n!r}.")
+        raise ProblemFileError(f"a star needs n >= 2 spins, got {n!r}.")
     if not (0.0 < eps < 1.0 and delta > 0.0):
-        raise ValueError(f"need 0 < eps < 1 and delta > 0, got eps={eps!r}, delta={delta!r}.")
+        raise ProblemFileError(f"need 0 < eps < 1 and delta > 0, got eps={eps!r}, delta={delta!r}.")
     m = int(n) - 1
     linear = {0: m * (1.0 - eps) - delta, **{i: 1.0 - eps for i in range(1, m + 1)}}
     return dimod.BinaryQuadraticModel(linear, {(0, i): 1.0 for i in range(1, m + 1)}, 0.0,

@@ -138,7 +138,7 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
             summary.workers = n_workers
             cores = os.cpu_count() or 1
             threads = threads_per_task or (1 if scheduler else max(1, cores // n_workers))
-            settings = {k: dict(v) for k, v in config.sections.items()}
+            settings = config.settings
             t_submit = time.perf_counter()
             # smallest problems first: results arrive early (a scaling study's largest take
             # hours), and an interrupted run has done the most instances it could

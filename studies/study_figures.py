@@ -27,6 +27,7 @@ import numpy as np
 
 from .figures import _STYLE, _pyplot, bhattacharyya_panels, explanation_gallery, metric_chart, \
     plot_levels
+from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
 from .store import StudyData, load_study
 
 __all__ = ["study_figures", "FORMATS"]
@@ -51,7 +52,7 @@ def _problems(study: StudyData) -> list[dict]:
     rows = []
     for iid, inst in study.of_kind("problem").items():
         ga, spec = inst["group_attrs"], inst["spec"]
-        sp, dy = ga.get("spectral", {}), ga.get("dynamics", {})
+        sp, dy = ga.get(SPECTRAL, {}), ga.get(DYNAMICS, {})
         group = ("random" if spec.get("source") == "random"
                  else f"{spec.get('formulation')} (images)")
         rows.append({"id": iid, "source": spec.get("source"), "n": int(spec.get("n", 0)),
@@ -63,16 +64,16 @@ def _problems(study: StudyData) -> list[dict]:
 
 
 def _levels(rows, out, formats):
-    cands = [r for r in rows if "spectral/s" in r["inst"]["data"]]
+    cands = [r for r in rows if read_group(r["inst"]["data"], SPECTRAL)]
     if not cands:
         return []
     image = [r for r in cands if r["source"] == "image"] or cands
     n_max = max(r["n"] for r in image)
     pool = sorted((r for r in image if r["n"] == n_max), key=lambda r: r["delta_min"])
     r = pool[len(pool) // 2]
-    d, sp = r["inst"]["data"], r["inst"]["group_attrs"]["spectral"]
-    res = SimpleNamespace(s=d["spectral/s"], energies=d["spectral/energies"],
-                          gaps=d["spectral/gaps"], delta_min=sp["delta_min"],
+    d, sp = read_group(r["inst"]["data"], SPECTRAL), r["inst"]["group_attrs"][SPECTRAL]
+    res = SimpleNamespace(s=d["s"], energies=d["energies"], gaps=d["gaps"],
+                          delta_min=sp["delta_min"],
                           s_star=sp["s_star"], degeneracy=int(sp["degeneracy"]),
                           sector=sp["sector"], n=r["n"])
     paths = []
@@ -147,7 +148,7 @@ def _scaling(rows, out, formats):
 
 
 def _p_success(rows, out, formats):
-    dyn = [r for r in rows if "dynamics/p_success" in r["inst"]["data"]]
+    dyn = [r for r in rows if read_group(r["inst"]["data"], DYNAMICS)]
     if not dyn:
         return []
     plt = _pyplot()
@@ -158,8 +159,8 @@ def _p_success(rows, out, formats):
                                      gridspec_kw={"width_ratios": [3, 2], "wspace": 0.55})
         for j, n in enumerate(ns):
             sub = [r for r in dyn if r["n"] == n]
-            T = sub[0]["inst"]["data"]["dynamics/T"]
-            P = np.array([r["inst"]["data"]["dynamics/p_success"] for r in sub])
+            T = read_group(sub[0]["inst"]["data"], DYNAMICS)["T"]
+            P = np.array([read_group(r["inst"]["data"], DYNAMICS)["p_success"] for r in sub])
             colour = cmap(j / max(1, len(ns) - 1))
             mean = P.mean(0)
             a1.plot(T, mean, "o-", ms=3, color=colour, label=f"d = {n} ({len(sub)})")
@@ -214,20 +215,20 @@ def _t99(rows, out, formats):
 
 
 def _hardware(rows, out, formats):
-    hw = [r for r in rows if "hardware/p_ground" in r["inst"]["data"]]
+    hw = [r for r in rows if read_group(r["inst"]["data"], HARDWARE)]
     if not hw:
         return []
     plt = _pyplot()
     labels, meas, lo, hi, closed, boltz = [], [], [], [], [], []
     for r in hw:
-        d = r["inst"]["data"]
-        for k, t in enumerate(d["hardware/annealing_time_us"]):
+        d = read_group(r["inst"]["data"], HARDWARE)
+        for k, t in enumerate(d["annealing_time_us"]):
             labels.append(f"{r['id']}\n{t:g} µs, n = {r['n']}")
-            meas.append(d["hardware/p_ground"][k])
-            lo.append(d["hardware/p_ground_low"][k])
-            hi.append(d["hardware/p_ground_high"][k])
-            closed.append(d["hardware/closed_system"][k])
-            boltz.append(d["hardware/boltzmann"][k])
+            meas.append(d["p_ground"][k])
+            lo.append(d["p_ground_low"][k])
+            hi.append(d["p_ground_high"][k])
+            closed.append(d["closed_system"][k])
+            boltz.append(d["boltzmann"][k])
     y = np.arange(len(labels))
     meas = np.array(meas)
     with plt.rc_context(_STYLE):
@@ -247,27 +248,28 @@ def _hardware(rows, out, formats):
 
 
 def _xai(study: StudyData, out, formats):
+    from encoding import XaiStudy
+
     paths = []
     for iid, inst in study.of_kind("xai").items():
-        d = inst["data"]
+        d = read_group(inst["data"], XAI)
         arch = inst["spec"].get("architecture", iid)
         name = arch.lower()
-        columns = ("weights", "method", "space", "metric", "better", "value", "low", "high",
-                   "p_value", "n")
+        columns = XaiStudy.TEXT_COLUMNS + XaiStudy.NUMBER_COLUMNS
         table = [dict(zip(columns, vals))
-                 for vals in zip(*(d[f"xai/table/{c}"] for c in columns))]
-        labels = d["xai/labels"]
+                 for vals in zip(*(d[f"table/{c}"] for c in columns))]
+        labels = d["labels"]
         first = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
-        heat = {m: d[f"xai/trained/{m}/heatmaps"][first] for m in _GALLERY_METHODS
-                if f"xai/trained/{m}/heatmaps" in d}
-        bc = {m: d[f"xai/trained/{m}/bhattacharyya"] for m in _SELECTION_METHODS
-              if f"xai/trained/{m}/bhattacharyya" in d}
-        classes = json.loads(inst["group_attrs"].get("xai", {}).get("classes", "null") or "null")
+        heat = {m: d[f"trained/{m}/heatmaps"][first] for m in _GALLERY_METHODS
+                if f"trained/{m}/heatmaps" in d}
+        bc = {m: d[f"trained/{m}/bhattacharyya"] for m in _SELECTION_METHODS
+              if f"trained/{m}/bhattacharyya" in d}
+        classes = json.loads(inst["group_attrs"].get(XAI, {}).get("classes", "null") or "null")
         present = np.unique(labels)
         for fmt in formats:
             if heat:
                 p = out / f"gallery_{name}.{fmt}"
-                explanation_gallery(d["xai/images"][first], heat, p,
+                explanation_gallery(d["images"][first], heat, p,
                                     titles=[classes[labels[i]] if classes else
                                             f"class {labels[i]}" for i in first])
                 paths.append(p)

@@ -17,14 +17,15 @@ P(ground) = 0.30, Wilson 95 % interval [0.219, 0.396]
 """
 
 from ._adapter import DWaveAnnealer, HardwareResult, has_credentials
-from ._predictions import Comparison, closed_system_probability, compare
+from ._predictions import (Comparison, HardwareSweep, closed_system_probability, compare,
+                           hardware_sweep)
 from ._standin import PathIntegralQPU, auto_scale_divisor
 from ._statistics import (boltzmann_distribution, boltzmann_ground_probability,
                           enumerate_energies, fit_beta, physical_beta, wilson_interval)
 from ._units import DWaveSchedule, approximate_schedule, load_schedule, to_dimensionless
 
 __all__ = ["DWaveAnnealer", "HardwareResult", "has_credentials", "PathIntegralQPU",
-           "auto_scale_divisor", "compare", "Comparison", "closed_system_probability",
+           "auto_scale_divisor", "compare", "Comparison", "HardwareSweep", "hardware_sweep", "closed_system_probability",
            "DWaveSchedule", "approximate_schedule", "load_schedule", "to_dimensionless",
            "wilson_interval", "boltzmann_distribution", "boltzmann_ground_probability",
            "enumerate_energies", "fit_beta", "physical_beta"]

@@ -17,7 +17,7 @@ from dwave.embedding import embed_bqm
 from dwave.embedding.chain_strength import uniform_torque_compensation
 from dwave.system import DWaveSampler, FixedEmbeddingComposite
 
-from ..exceptions import SimulationError
+from ..exceptions import SimulationError, SolverUnavailableError
 from ._standin import auto_scale_divisor
 from ._statistics import enumerate_energies, wilson_interval
 
@@ -110,31 +110,35 @@ class HardwareResult:
         """Logical variable -> number of physical qubits."""
         return {v: len(c) for v, c in self.embedding.items()}
 
-    def to_record(self) -> dict:
-        """Plain numbers, arrays and JSON strings (what the HDF5 store writes; nothing
-        pickled)."""
-        return {
-            "p_ground": self.p_ground, "p_ground_low": self.p_ground_interval[0],
-            "p_ground_high": self.p_ground_interval[1], "ground_energy": self.ground_energy,
-            "levels": np.asarray(self.levels, float),
-            "level_counts": np.asarray(self.level_counts, np.int64),
+    def to_record(self) -> tuple[dict, dict]:
+        """``(datasets, attrs)``: the sampled energies, their counts and the levels as arrays;
+        numbers and JSON strings as attributes (nothing pickled; the token never appears)."""
+        datasets = {"levels": np.asarray(self.levels, float),
+                    "level_counts": np.asarray(self.level_counts, np.int64),
+                    "energies": np.asarray(self.sampleset.record.energy, float),
+                    "num_occurrences": np.asarray(self.sampleset.record.num_occurrences,
+                                                  np.int64)}
+        attrs = {
+            "p_ground": float(self.p_ground), "p_ground_low": float(self.p_ground_interval[0]),
+            "p_ground_high": float(self.p_ground_interval[1]),
+            "ground_energy": float(self.ground_energy),
             "feasible_fraction": np.nan if self.feasible_fraction is None
-            else self.feasible_fraction,
-            "chain_break_fraction": self.chain_break_fraction,
-            "chain_strength": self.chain_strength,
-            "auto_scale_divisor": self.auto_scale_divisor,
+            else float(self.feasible_fraction),
+            "chain_break_fraction": float(self.chain_break_fraction),
+            "chain_strength": float(self.chain_strength),
+            "max_chain_length": max(self.chain_lengths.values(), default=0),
+            "auto_scale_divisor": float(self.auto_scale_divisor),
             "annealing_time_us": np.nan if self.annealing_time_us is None
-            else self.annealing_time_us,
+            else float(self.annealing_time_us),
             "anneal_schedule": json.dumps(self.anneal_schedule),
             "schedule_sha256": self.schedule_sha256,
-            "energies": np.asarray(self.sampleset.record.energy, float),
-            "num_occurrences": np.asarray(self.sampleset.record.num_occurrences, np.int64),
             "timing": json.dumps(self.timing, default=float),
             "solver": json.dumps(self.solver, default=str),
             "embedding": json.dumps({str(k): [int(q) for q in v]
                                      for k, v in self.embedding.items()}),
             "chain_lengths": json.dumps({str(k): int(v) for k, v in self.chain_lengths.items()}),
         }
+        return datasets, attrs
 
 
 class DWaveAnnealer:
@@ -162,7 +166,7 @@ class DWaveAnnealer:
             try:
                 child = DWaveSampler()
             except Exception as exc:  # noqa: BLE001 - re-raised without the token
-                raise SimulationError(_scrub(f"could not open a D-Wave solver: {exc}")) from None
+                raise SolverUnavailableError(_scrub(f"could not open a D-Wave solver: {exc}")) from None
         if not isinstance(child, dimod.Structured):
             raise SimulationError("the child sampler must be structured (have nodelist and "
                                   "edgelist), like DWaveSampler or MockDWaveSampler.")

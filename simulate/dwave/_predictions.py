@@ -23,7 +23,8 @@ from ._standin import PathIntegralQPU
 from ._statistics import boltzmann_ground_probability, enumerate_energies, fit_beta
 from ._units import DWaveSchedule, approximate_schedule, to_dimensionless
 
-__all__ = ["closed_system_probability", "Comparison", "compare"]
+__all__ = ["closed_system_probability", "Comparison", "compare", "HardwareSweep",
+           "hardware_sweep"]
 
 #: closed-system simulations longer than this (µs) are replaced by this time: the anneal is
 #: adiabatic long before (P has saturated), and the cost grows with T (DOP853 steps ~ T A n)
@@ -73,6 +74,19 @@ class Comparison:
     standin: float
     standin_interval: tuple
 
+    def to_record(self) -> tuple[dict, dict]:
+        """``(datasets, attrs)``: no arrays; every probability, interval end and beta as an
+        attribute."""
+        return {}, {"measured": float(self.measured),
+                    "measured_low": float(self.measured_interval[0]),
+                    "measured_high": float(self.measured_interval[1]),
+                    "closed_system": float(self.closed_system),
+                    "closed_system_time_us": float(self.closed_system_time_us),
+                    "boltzmann": float(self.boltzmann), "beta": float(self.beta),
+                    "beta_fitted": bool(self.beta_fitted), "standin": float(self.standin),
+                    "standin_low": float(self.standin_interval[0]),
+                    "standin_high": float(self.standin_interval[1])}
+
 
 def compare(bqm: dimod.BinaryQuadraticModel, *, annealing_time_us: float = 20.0,
             schedule: DWaveSchedule | None = None, measured: HardwareResult | None = None,
@@ -109,3 +123,68 @@ def compare(bqm: dimod.BinaryQuadraticModel, *, annealing_time_us: float = 20.0,
         boltzmann=boltzmann_ground_probability(energies, beta), beta=float(beta),
         beta_fitted=fitted, standin=standin_run.p_ground,
         standin_interval=standin_run.p_ground_interval)
+
+
+@dataclass
+class HardwareSweep:
+    """Runs of one problem at several anneal times, each beside its predictions.
+
+    Attributes
+    ----------
+    runs : list of HardwareResult
+    comparisons : list of Comparison
+        One per run (the same order).
+    schedule : DWaveSchedule
+    solver : str
+        What ran (e.g. the offline stand-in).
+    num_reads : int
+        Reads per run.
+    seed : int or None
+    """
+
+    runs: list
+    comparisons: list
+    schedule: DWaveSchedule
+    solver: str
+    num_reads: int
+    seed: int | None = None
+
+    #: the per-run columns of :meth:`to_record`, in order
+    COLUMNS = ("annealing_time_us", "p_ground", "p_ground_low", "p_ground_high",
+               "closed_system", "boltzmann", "beta", "chain_break_fraction")
+
+    def to_record(self) -> tuple[dict, dict]:
+        """``(datasets, attrs)``: one array per column of :attr:`COLUMNS` (one entry per
+        anneal time), the solver, reads, schedule and seed as attributes (what a study
+        stores in its ``hardware`` group)."""
+        rows = []
+        for run, cmp_ in zip(self.runs, self.comparisons):
+            _, r = run.to_record()
+            _, c = cmp_.to_record()
+            rows.append((r["annealing_time_us"], r["p_ground"], r["p_ground_low"],
+                         r["p_ground_high"], c["closed_system"], c["boltzmann"], c["beta"],
+                         r["chain_break_fraction"]))
+        cols = np.array(rows, float).reshape(-1, len(self.COLUMNS)).T
+        return ({k: v for k, v in zip(self.COLUMNS, cols)},
+                {"solver": self.solver, "reads": int(self.num_reads), "schedule": self.schedule.name,
+                 "schedule_sha256": self.schedule.sha256,
+                 "seed": -1 if self.seed is None else int(self.seed)})
+
+
+def hardware_sweep(bqm: dimod.BinaryQuadraticModel, annealing_times_us, *,
+                   schedule: DWaveSchedule | None = None, num_reads: int = 1000,
+                   seed: int | None = None, cardinality: int | None = None) -> HardwareSweep:
+    """The offline stand-in (:class:`PathIntegralQPU`) at each anneal time, each run beside
+    the three predictions of :func:`compare` (the stand-in's own run is the measurement)."""
+    schedule = schedule if schedule is not None else approximate_schedule()
+    runs, comparisons = [], []
+    for t_us in annealing_times_us:
+        annealer = DWaveAnnealer(PathIntegralQPU(schedule=schedule, seed=seed), seed=seed)
+        run = annealer.run(bqm, annealing_time=float(t_us), num_reads=num_reads,
+                           schedule=schedule, cardinality=cardinality)
+        runs.append(run)
+        comparisons.append(compare(bqm, annealing_time_us=float(t_us), schedule=schedule,
+                                   measured=run, standin_run=run, num_reads=num_reads,
+                                   seed=seed))
+    return HardwareSweep(runs, comparisons, schedule, "PathIntegralQPU (offline stand-in)",
+                         num_reads, seed)

@@ -142,8 +142,9 @@ def test_credentials_and_the_token_never_leaks(problem, monkeypatch, caplog, tmp
     assert FAKE_TOKEN not in str(info.value) and "<token>" in str(info.value)
     caplog.set_level(logging.DEBUG)
     res = DWaveAnnealer(PathIntegralQPU(seed=0), seed=0).run(problem, num_reads=10)
+    datasets, attrs = res.to_record()
     blob = json.dumps({k: v if isinstance(v, (str, float, int)) else str(v)
-                       for k, v in res.to_record().items()})
+                       for k, v in {**datasets, **attrs}.items()})
     assert FAKE_TOKEN not in blob and FAKE_TOKEN not in caplog.text
 
 

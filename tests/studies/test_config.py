@@ -152,3 +152,48 @@ def test_the_hash_follows_the_text():
     b = load_config("a.toml", text="[study]\nseed = 2\n")
     assert a.sha256 != b.sha256
     assert a.sha256 == load_config("other-name.toml", text="[study]\nseed = 1\n").sha256
+
+
+def _outside(rule, pytype):
+    """A value just outside an Interval rule."""
+    from studies.config import Interval
+
+    assert isinstance(rule, Interval)
+    if rule.low is not None:
+        value = rule.low if rule.closed in ("right", "neither") else rule.low - 1
+    else:
+        value = rule.high if rule.closed in ("left", "neither") else rule.high + 1
+    return float(value) if pytype is float else int(value)
+
+
+@pytest.mark.parametrize("section, key", [
+    (s, k) for s, keys in SCHEMA.items() for k, spec in keys.items()
+    if type(spec.rule).__name__ == "Interval"])
+def test_every_declared_range_is_checked_from_the_schema(section, key):
+    import re
+
+    spec = SCHEMA[section][key]
+    bad = _outside(spec.rule, spec.pytype)
+    with pytest.raises(ConfigError, match=rf"\[{section}\] {key} must be "
+                                          rf"{re.escape(spec.rule.describe())}, got"):
+        load_config("bad.toml", text=f"[{section}]\n{key} = {bad!r}\n")
+    assert spec.rule.describe() in spec.kind  # the type's words state the same rule
+
+
+def test_settings_are_frozen_typed_sections_equal_to_the_toml_view():
+    import dataclasses
+    import pickle
+
+    config = load_config("builtin:quick")
+    settings = config.settings
+    assert [f.name for f in dataclasses.fields(settings)] == list(SCHEMA)
+    for section in SCHEMA:
+        values = getattr(settings, section)
+        assert [f.name for f in dataclasses.fields(values)] == list(SCHEMA[section])
+        for key, value in dataclasses.asdict(values).items():
+            expected = config[section][key]
+            assert (list(value) if isinstance(value, tuple) else value) == expected
+    assert settings.dynamics.T == (10.0, 50.0, 100.0) and settings.model.n_maps == 16
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.dynamics.tol = 1.0
+    assert pickle.loads(pickle.dumps(settings)) == settings  # what travels to the workers
