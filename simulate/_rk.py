@@ -71,84 +71,132 @@ _MIN_STEPS = 16
 _LOOSEST_TOL = 1e-5
 
 
+class _Stepper:
+    """The state and the stage buffers of DOP853 steps on one Hamiltonian: complex, or as
+    (real, imaginary) parts for a state of one cache block (see ``_rk_kernels``)."""
+
+    def __init__(self, H, psi0: np.ndarray):
+        self.diag, self.nbits, flip = H.kernel_arguments()
+        self.flip = float(flip)
+        self.planar = H.dim <= 1 << BLOCK_BITS
+        psi0 = np.asarray(psi0, dtype=complex)
+        self.y = np.stack([psi0.real, psi0.imag]) if self.planar else psi0.copy()
+        self.y_new = np.empty_like(self.y)
+        if self.planar:
+            self.G = np.empty((_STAGES, 2, H.dim))
+        else:
+            self.z = np.empty_like(self.y)
+            self.G = np.empty((_STAGES, H.dim), dtype=complex)
+            self.z_f, self.G_f = self.z.view(np.float64), self.G.view(np.float64)
+
+    def first_row(self, a_t: float, b_t: float) -> float:
+        """``G[0] = (H(t) - <H>) y``; returns the shift ``-<H>``."""
+        if self.planar:
+            return -planar_first_row(self.y, self.diag, a_t, b_t, self.nbits, self.flip,
+                                     self.G[0])
+        hamiltonian_matvec(self.y, self.diag, a_t, b_t, self.nbits, self.flip, 0.0, self.G[0])
+        return -subtract_mean_energy(self.y, self.G[0])
+
+    def step(self, h: float, a: np.ndarray, b: np.ndarray, shift: float) -> tuple[float, float]:
+        """One trial step into ``y_new``; returns the squared norms of the 5th- and 3rd-order
+        error estimates."""
+        consts = (_A, _STAGE_ROWS, _STAGE_COUNTS, _FINAL_ROWS, _B, _E5, _E3)
+        if self.planar:
+            return planar_dop853_step(self.y, h, a, b, shift, self.diag, self.nbits, self.flip,
+                                      *consts, self.G, self.y_new)
+        return dop853_step(self.z, self.z_f, h, a, b, shift, self.diag, self.nbits, self.flip,
+                           *consts, self.G, self.G_f, self.y.view(np.float64),
+                           self.y_new.view(np.float64))
+
+    def accept(self) -> None:
+        self.y, self.y_new = self.y_new, self.y
+
+    def state(self) -> np.ndarray:
+        return self.y[0] + 1j * self.y[1] if self.planar else self.y.copy()
+
+
+class _Controller:
+    """Gustafsson's PI control of the step: the error estimate held to ``rate * h``."""
+
+    def __init__(self, h0: float, h_max: float, rate: float):
+        self.h, self.h_max, self.rate, self.q_prev = h0, h_max, rate, 1.0
+
+    @staticmethod
+    def error(h: float, e5sq: float, e3sq: float) -> float:
+        """Hairer's DOP853 estimate ``h |e5|^2 / sqrt(|e5|^2 + 0.01 |e3|^2)``."""
+        denom = e5sq + 0.01 * e3sq
+        return h * e5sq / math.sqrt(denom) if denom > 0.0 else 0.0
+
+    def judge(self, h_try: float, err: float, truncated: bool) -> bool:
+        """Whether the step of ``h_try`` is accepted; sets the next step either way (a step
+        truncated to reach a checkpoint does not grow it)."""
+        q = max(err / (self.rate * h_try), 1e-10)
+        if err > self.rate * h_try:
+            self.h = h_try * max(_MIN_FACTOR, _SAFETY * q ** -_EXPONENT)
+            return False
+        factor = _SAFETY * q ** -(_EXPONENT - 0.75 * _BETA) * self.q_prev ** _BETA
+        self.q_prev = max(q, 1e-4)
+        if not truncated:
+            self.h = min(self.h_max, h_try * min(_MAX_FACTOR, factor))
+        return True
+
+
 def propagate(H, T: float, psi0: np.ndarray, s_points, *, tol: float = 1e-7):
-    """States at ``s_points`` (increasing, the last = 1) and an info dict."""
+    """Evolve ``psi0`` under H(t/T) by DOP853 with error control.
+
+    Parameters
+    ----------
+    H : spectral.AnnealingHamiltonian
+        The full-space operator.
+    T : float
+        Total anneal time.
+    psi0 : (dim,) complex ndarray
+        Initial state.
+    s_points : array_like
+        Increasing checkpoints, the last = 1.
+    tol : float
+        Target 2-norm error of the final state (the controller works at ``min(tol, 1e-5)``).
+
+    Returns
+    -------
+    states : list of complex ndarray
+        The state at each checkpoint.
+    info : dict
+        ``steps``, ``rejected``, ``matvecs``, ``error_bound`` (the sum of accepted local error
+        estimates), ``seconds``.
+    """
     t_start = time.perf_counter()
-    n = H.n
-    diag, nbits, flip = H.kernel_arguments()
-    flip = float(flip)
-    e_min, e_max = float(diag.min()), float(diag.max())
-    sched = H.schedule
-    T = float(T)
+    T, sched = float(T), H.schedule
 
     def coefficients(t_points):
         # without the per-call checks of Schedule.__call__: s is ours and in [0, 1]
         return sched.evaluate(np.clip(np.asarray(t_points, dtype=float) / T, 0.0, 1.0))
 
-    planar = H.dim <= 1 << BLOCK_BITS  # a single cache block: see _rk_kernels
-    psi0 = np.asarray(psi0, dtype=complex)
-    y = np.stack([psi0.real, psi0.imag]) if planar else psi0.copy()
-    y_new = np.empty_like(y)
-    if planar:
-        G = np.empty((_STAGES, 2, H.dim))
-    else:
-        z = np.empty_like(y)
-        G = np.empty((_STAGES, H.dim), dtype=complex)
-        z_f, G_f = z.view(np.float64), G.view(np.float64)
-
-    def first_row(a_t: float, b_t: float) -> float:
-        """``G[0] = (H(t) - <H>) y``; returns the shift ``-<H>``."""
-        if planar:
-            return -planar_first_row(y, diag, a_t, b_t, nbits, flip, G[0])
-        hamiltonian_matvec(y, diag, a_t, b_t, nbits, flip, 0.0, G[0])
-        return -subtract_mean_energy(y, G[0])
-
-    def step(h_try, a, b, shift):
-        if planar:
-            return planar_dop853_step(y, h_try, a, b, shift, diag, nbits, flip, _A, _STAGE_ROWS,
-                                      _STAGE_COUNTS, _FINAL_ROWS, _B, _E5, _E3, G, y_new)
-        return dop853_step(z, z_f, h_try, a, b, shift, diag, nbits, flip, _A, _STAGE_ROWS,
-                           _STAGE_COUNTS, _FINAL_ROWS, _B, _E5, _E3, G, G_f, y.view(np.float64),
-                           y_new.view(np.float64))
-
-    t = 0.0
+    run = _Stepper(H, psi0)
     (a0,), (b0,) = coefficients([0.0])
-    shift = first_row(float(a0), float(b0))
-    h_max = T / _MIN_STEPS
-    h = min(h_max, 1.0 / (abs(a0) * n + abs(b0) * (e_max - e_min) + 1e-12))
-    rate = min(tol, _LOOSEST_TOL) / T
-    steps = rejected = 0
-    error_sum = 0.0
-    q_prev = 1.0
-    states = []
+    shift = run.first_row(float(a0), float(b0))
+    spread = float(run.diag.max()) - float(run.diag.min())
+    control = _Controller(min(T / _MIN_STEPS, 1.0 / (abs(a0) * H.n + abs(b0) * spread + 1e-12)),
+                          T / _MIN_STEPS, min(tol, _LOOSEST_TOL) / T)
+    t, steps, rejected, error_sum, states = 0.0, 0, 0, 0.0, []
     for target in T * np.asarray(s_points, dtype=float):
         while target - t > 1e-13 * T:
-            h_try = min(h, target - t)
-            truncated = h_try < h
+            h_try = min(control.h, target - t)
             a, b = coefficients(t + _C * h_try)
-            e5sq, e3sq = step(h_try, a, b, shift)
-            denom = e5sq + 0.01 * e3sq
-            err = h_try * e5sq / math.sqrt(denom) if denom > 0.0 else 0.0
-            allowed = rate * h_try
-            q = max(err / allowed, 1e-10)
-            if err <= allowed:
-                factor = _SAFETY * q ** -(_EXPONENT - 0.75 * _BETA) * q_prev ** _BETA
-                q_prev = max(q, 1e-4)
+            err = control.error(h_try, *run.step(h_try, a, b, shift))
+            if control.judge(h_try, err, truncated=h_try < control.h):
                 t = target if h_try >= target - t else t + h_try
-                y, y_new = y_new, y
-                shift = first_row(a[-1], b[-1])  # the last stage is at t + h
+                run.accept()
+                shift = run.first_row(a[-1], b[-1])  # the last stage is at t + h
                 steps += 1
                 error_sum += err
-                if not truncated:
-                    h = min(h_max, h_try * min(_MAX_FACTOR, factor))
             else:
                 rejected += 1
-                h = h_try * max(_MIN_FACTOR, _SAFETY * q ** -_EXPONENT)
-            if steps + rejected > MAX_STEPS or h < 1e-14 * T:
+            if steps + rejected > MAX_STEPS or control.h < 1e-14 * T:
                 raise PropagationError(
-                    f"DOP853 could not reach tol = {tol:g} (step {h:.3g} at t = {t:.6g} after "
-                    f"{steps} steps); raise tol or use method='split'.")
-        states.append(y[0] + 1j * y[1] if planar else y.copy())
+                    f"DOP853 could not reach tol = {tol:g} (step {control.h:.3g} at t = "
+                    f"{t:.6g} after {steps} steps); raise tol or use method='split'.")
+        states.append(run.state())
     return states, {"steps": steps, "rejected": rejected,
                     "matvecs": 1 + 11 * (steps + rejected) + steps,
                     "error_bound": error_sum, "seconds": time.perf_counter() - t_start}

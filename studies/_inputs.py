@@ -170,10 +170,9 @@ def load_models(config: StudyConfig, *, progress: bool = True, data=None
     directory come first on ``sys.path``), its ``checkpoint`` loaded strictly, and checked:
     output ``(B, classes)`` for the data's images, ``layer`` present.
     """
-    import torch
 
     from encoding import (default_model, load_checkpoint, load_digits_dataset,
-                          model_from_factory, trained_model)
+                          model_from_factory)
     from encoding.exceptions import EncodingError
 
     c, m, d = config, config.settings.model, config.settings.data
@@ -200,27 +199,34 @@ def load_models(config: StudyConfig, *, progress: bool = True, data=None
                                   {"factory": m.factory, "checkpoint": m.checkpoint}))
         return _checked(out, c)
     for arch in m.architectures:
-        if m.checkpoint is not None:
-            model, meta = load_checkpoint(m.checkpoint)
-        else:
-            channels, *size = test.image_shape
-            model_config = {"architecture": arch, "backbone": m.backbone,
-                            "n_maps": m.n_maps, "num_classes": len(test.classes),
-                            "in_channels": channels, "image_size": list(size)}
-            if d.mean is not None:
-                model_config.update(mean=list(d.mean), std=list(d.std))
-            data_key = {k: _listed(getattr(d, k)) for k in ("source", "size", "limit",
-                                                             "test_fraction", "channels")}
-            data_key["path"] = str(Path(d.path).resolve()) if d.path else None
-            with torch.random.fork_rng():
-                model, meta = trained_model(
-                    model_config, train, test, recipe=asdict(c.settings.train),
-                    weights=m.weights,
-                    data_key=data_key, progress=progress,
-                    name=f"{d.source}-{arch.lower()}-{m.backbone}")
+        model, meta = (load_checkpoint(m.checkpoint) if m.checkpoint is not None
+                       else _trained(arch, c, train, test, progress))
         out.append(ExplainedModel(arch, _freeze(model), m.layer or model.target_layer, test,
                                   _provenance(meta)))
     return _checked(out, c)
+
+
+def _trained(arch: str, config: StudyConfig, train, test, progress: bool):
+    """A built-in architecture trained on ``train`` by ``[train]`` (cached by a key of data,
+    model and recipe); returns ``(model, metadata)``."""
+    import torch
+
+    from encoding import trained_model
+
+    d, m = config.settings.data, config.settings.model
+    channels, *size = test.image_shape
+    model_config = {"architecture": arch, "backbone": m.backbone, "n_maps": m.n_maps,
+                    "num_classes": len(test.classes), "in_channels": channels,
+                    "image_size": list(size)}
+    if d.mean is not None:
+        model_config.update(mean=list(d.mean), std=list(d.std))
+    data_key = {k: _listed(getattr(d, k)) for k in ("source", "size", "limit", "test_fraction",
+                                                     "channels")}
+    data_key["path"] = str(Path(d.path).resolve()) if d.path else None
+    with torch.random.fork_rng():
+        return trained_model(model_config, train, test, recipe=asdict(config.settings.train),
+                             weights=m.weights, data_key=data_key, progress=progress,
+                             name=f"{d.source}-{arch.lower()}-{m.backbone}")
 
 
 def _provenance(meta: dict) -> dict:

@@ -47,6 +47,72 @@ def instance_seed(study_seed: int, instance_id: str) -> int:
     return (zlib.crc32(instance_id.encode()) ^ (study_seed * 2654435761)) % (2**31 - 1)
 
 
+def _xai_instance(entry, idx: np.ndarray, c) -> Instance:
+    """One model's explanations of its chosen held-out images."""
+    return Instance(
+        f"xai-{entry.name}", "xai",
+        {"architecture": entry.name, "layer": entry.layer, "model": entry.metadata,
+         "images": idx.tolist(), "methods": list(c.xai.methods), "n_boot": c.xai.n_boot,
+         "n_perm": c.xai.n_perm, "null": c.xai.null, "seed": c.study.seed},
+        # only the explained images travel to the worker, not the held-out set
+        {"model": entry.model, "data": entry.test.subset(idx), "indices": np.arange(idx.size)})
+
+
+def _image_problems(entry, idx: np.ndarray, c) -> list[Instance]:
+    """The selection problems of each chosen image: by image, formulation, then qubit cap
+    (a larger cap with the same candidates is the same problem, kept once)."""
+    from encoding import SelectionQubo, capture
+
+    arch, labels = entry.name, entry.test.labels.numpy()
+    # capture() splits large batches itself; the explained layer's maps are small
+    cap = capture(entry.model, entry.test.images[idx], entry.layer, labels[idx])
+    out = []
+    for row, i in enumerate(idx):
+        for form in c.problems.formulations:
+            seen = set()
+            for cap_n in sorted(c.problems.qubits):
+                qubo = SelectionQubo(form, beta=c.problems.beta, max_qubits=cap_n)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    qubo.fit(cap.activations[row], cap.gradients[row], image_id=int(i),
+                             target=int(labels[i]))
+                key = tuple(qubo.candidates_.tolist())
+                if key in seen:
+                    continue
+                seen.add(key)
+                spec = {"source": "image", "architecture": arch, "image": int(i),
+                        "label": int(labels[i]), "formulation": form, "qubit_cap": cap_n,
+                        "n": int(qubo.bqm_.num_variables), "m": qubo.metadata_["m"],
+                        "layer": entry.layer, "n_maps": int(qubo.metadata_["n_maps"]),
+                        "candidates_dropped": len(qubo.metadata_["dropped"])}
+                out.append(Instance(f"{arch}-img{int(i):04d}-{form}-n{cap_n:02d}", "problem",
+                                    spec, {"bqm": qubo.bqm_, "relevance": qubo.relevance_,
+                                           "candidates": qubo.candidates_,
+                                           "metadata": qubo.metadata_}))
+    return out
+
+
+def _random_problems(c) -> list[Instance]:
+    out = []
+    for n in c.problems.random_qubits:
+        for seed in c.problems.random_seeds:
+            bqm, r, meta = _random_selection(n, seed, "proven", 0.5)
+            out.append(Instance(f"random-n{n:02d}-seed{seed}", "problem", {
+                "source": "random", "formulation": "cardinality", "n": n, "seed": seed,
+                "m": meta["m"]}, {"bqm": bqm, "relevance": r, "candidates": np.arange(n),
+                                  "metadata": meta}))
+    return out
+
+
+def _mark_hardware(instances: list[Instance], hw) -> None:
+    """The first ``[hardware] instances`` problems within its qubit range get the stand-in."""
+    if hw.enabled:
+        chosen = [inst for inst in instances if inst.kind == "problem"
+                  and hw.min_qubits <= inst.spec["n"] <= hw.max_qubits][:hw.instances]
+        for inst in chosen:
+            inst.spec["hardware"] = True
+
+
 def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     """Every instance of the study, in a stable order (ids do not depend on the run).
 
@@ -54,74 +120,29 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     formulation, then qubits); then the random problems (by n, then seed). The first
     ``[hardware] instances`` problems within its qubit range get the hardware stand-in.
     """
-    from encoding import SelectionQubo, capture, select_correct
+    from encoding import select_correct
 
     from ._inputs import check_inputs, load_models
 
-    c = config
+    c = config.settings
     instances: list[Instance] = []
-    needs_model = bool(c.settings.problems.formulations) or c.settings.xai.enabled
+    needs_model = bool(c.problems.formulations) or c.xai.enabled
     if needs_model:
-        check_inputs(c)
-    for entry in (load_models(c, progress=progress) if needs_model else []):
-        arch, model, test, layer = entry.name, entry.model, entry.test, entry.layer
-        idx = select_correct(model, test, c.settings.images.per_class, c.settings.study.seed)
-        labels_all = test.labels.numpy()
-        if c.settings.images.classes is not None:
-            idx = idx[np.isin(labels_all[idx], c.settings.images.classes)]
+        check_inputs(config)
+    for entry in (load_models(config, progress=progress) if needs_model else []):
+        idx = select_correct(entry.model, entry.test, c.images.per_class, c.study.seed)
+        labels = entry.test.labels.numpy()
+        if c.images.classes is not None:
+            idx = idx[np.isin(labels[idx], c.images.classes)]
         if idx.size == 0:
-            raise ConfigError(f"{arch}: no correctly classified held-out image in the classes "
-                             f"{list(c.settings.images.classes)}.")
-        if c.settings.xai.enabled:
-            instances.append(Instance(
-                f"xai-{arch}", "xai",
-                {"architecture": arch, "layer": layer, "model": entry.metadata,
-                 "images": idx.tolist(), "methods": list(c.settings.xai.methods),
-                 "n_boot": c.settings.xai.n_boot, "n_perm": c.settings.xai.n_perm,
-                 "null": c.settings.xai.null, "seed": c.settings.study.seed},
-                # only the explained images travel to the worker, not the held-out set
-                {"model": model, "data": test.subset(idx), "indices": np.arange(idx.size)}))
-        if not c.settings.problems.formulations:
-            continue
-        # capture() splits large batches itself; the explained layer's maps are small
-        cap = capture(model, test.images[idx], layer, labels_all[idx])
-        for row, i in enumerate(idx):
-            for form in c.settings.problems.formulations:
-                seen = set()  # a larger cap with the same candidates is the same problem
-                for cap_n in sorted(c.settings.problems.qubits):
-                    qubo = SelectionQubo(form, beta=c.settings.problems.beta, max_qubits=cap_n)
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        qubo.fit(cap.activations[row], cap.gradients[row], image_id=int(i),
-                                 target=int(labels_all[i]))
-                    key = tuple(qubo.candidates_.tolist())
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    iid = f"{arch}-img{int(i):04d}-{form}-n{cap_n:02d}"
-                    spec = {"source": "image", "architecture": arch, "image": int(i),
-                            "label": int(labels_all[i]), "formulation": form,
-                            "qubit_cap": cap_n, "n": int(qubo.bqm_.num_variables),
-                            "m": qubo.metadata_["m"], "layer": layer,
-                            "n_maps": int(qubo.metadata_["n_maps"]),
-                            "candidates_dropped": len(qubo.metadata_["dropped"])}
-                    instances.append(Instance(iid, "problem", spec, {
-                        "bqm": qubo.bqm_, "relevance": qubo.relevance_,
-                        "candidates": qubo.candidates_, "metadata": qubo.metadata_}))
-    for n in c.settings.problems.random_qubits:
-        for seed in c.settings.problems.random_seeds:
-            bqm, r, meta = _random_selection(n, seed, "proven", 0.5)
-            enc = {"relevance": r, "candidates": np.arange(n), "metadata": meta}
-            iid = f"random-n{n:02d}-seed{seed}"
-            instances.append(Instance(iid, "problem", {
-                "source": "random", "formulation": "cardinality", "n": n, "seed": seed,
-                "m": enc["metadata"]["m"]}, {"bqm": bqm, **enc}))
-    hw = c.settings.hardware
-    if hw.enabled:
-        chosen = [inst for inst in instances if inst.kind == "problem"
-                  and hw.min_qubits <= inst.spec["n"] <= hw.max_qubits][:hw.instances]
-        for inst in chosen:
-            inst.spec["hardware"] = True
+            raise ConfigError(f"{entry.name}: no correctly classified held-out image in the "
+                              f"classes {list(c.images.classes)}.")
+        if c.xai.enabled:
+            instances.append(_xai_instance(entry, idx, c))
+        if c.problems.formulations:
+            instances.extend(_image_problems(entry, idx, c))
+    instances.extend(_random_problems(c))
+    _mark_hardware(instances, c.hardware)
     ids = [inst.id for inst in instances]
     if len(set(ids)) != len(ids):  # pragma: no cover - ids are built to be unique
         raise RuntimeError("duplicate instance ids")

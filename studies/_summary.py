@@ -30,31 +30,9 @@ def _xai_table(d: dict) -> str:
     return XaiStudy(table=rows).format_table()
 
 
-def summarise(path: str | PathLike, *, xai_tables: bool = False) -> str:
-    """A text summary: provenance, runs, instances by kind and status, main results; with
-    ``xai_tables``, every XAI study's full metric table (values, 95 % intervals, p-values)."""
-    study = load_study(path)
-    a = study.attrs
-    runs = json.loads(a.get("runs", "[]"))
-    lines = [f"file         {path}",
-             f"study        {a.get('config_source')} (config sha256 "
-             f"{str(a.get('config_sha256'))[:12]}...)",
-             f"written by   qaxai {a.get('qaxai_version')} (commit "
-             f"{a.get('git_commit')[:10] or 'unknown'}) on {a.get('host')}, created "
-             f"{a.get('created')}",
-             f"runs         {len(runs)}" + "".join(
-                 f"\n  {r['started']} .. {r['finished']}: {r['done']} done, {r['failed']} "
-                 f"failed, {r['skipped']} skipped, {r['workers']} workers"
-                 f"{', interrupted' if r.get('interrupted') else ''}" for r in runs)]
-    kinds = Counter(inst["attrs"].get("kind") for inst in study.instances.values())
-    lines.append("complete     " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-                                    or "none"))
-    if study.failed:
-        lines.append(f"failed       {len(study.failed)}: " + ", ".join(sorted(study.failed)))
-        for iid, err in sorted(study.failed.items())[:5]:
-            last = err.strip().splitlines()[-1] if err.strip() else "?"
-            lines.append(f"  {iid}: {last}")
-    problems = study.of_kind("problem")
+def _problem_lines(problems: dict) -> list[str]:
+    """Qubits, dropped candidates, Delta_min, s*, P(T), T_99 and the hardware stand-in."""
+    lines = []
     if problems:
         ns = Counter(int(p["spec"].get("n", 0)) for p in problems.values())
         lines.append("qubits       " + ", ".join(f"n = {n}: {c}" for n, c in sorted(ns.items())))
@@ -80,6 +58,34 @@ def summarise(path: str | PathLike, *, xai_tables: bool = False) -> str:
         if hw:
             lines.append(f"hardware     {len(hw)} instances on the stand-in: P(ground) " +
                          _stats(np.concatenate([d["p_ground"] for d in hw])))
+    return lines
+
+
+def summarise(path: str | PathLike, *, xai_tables: bool = False) -> str:
+    """A text summary: provenance, runs, instances by kind and status, main results; with
+    ``xai_tables``, every XAI study's full metric table (values, 95 % intervals, p-values)."""
+    study = load_study(path)
+    a = study.attrs
+    runs = json.loads(a.get("runs", "[]"))
+    lines = [f"file         {path}",
+             f"study        {a.get('config_source')} (config sha256 "
+             f"{str(a.get('config_sha256'))[:12]}...)",
+             f"written by   qaxai {a.get('qaxai_version')} (commit "
+             f"{a.get('git_commit')[:10] or 'unknown'}) on {a.get('host')}, created "
+             f"{a.get('created')}",
+             f"runs         {len(runs)}" + "".join(
+                 f"\n  {r['started']} .. {r['finished']}: {r['done']} done, {r['failed']} "
+                 f"failed, {r['skipped']} skipped, {r['workers']} workers"
+                 f"{', interrupted' if r.get('interrupted') else ''}" for r in runs)]
+    kinds = Counter(inst["attrs"].get("kind") for inst in study.instances.values())
+    lines.append("complete     " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+                                    or "none"))
+    if study.failed:
+        lines.append(f"failed       {len(study.failed)}: " + ", ".join(sorted(study.failed)))
+        for iid, err in sorted(study.failed.items())[:5]:
+            last = err.strip().splitlines()[-1] if err.strip() else "?"
+            lines.append(f"  {iid}: {last}")
+    lines += _problem_lines(study.of_kind("problem"))
     for iid, x in study.of_kind("xai").items():
         d = read_group(x["data"], XAI)
         rows = zip(d["table/weights"], d["table/method"], d["table/metric"],

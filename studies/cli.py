@@ -37,6 +37,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "the annealing itself.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_gap, _add_hardware, _add_explain, _add_run, _add_inspect, _add_figures):
+        add(sub)
+    return parser
+
+
+def _add_gap(sub) -> None:
     gap = sub.add_parser(
         "gap",
         help="minimum gap of H(s) = A(s) H_D + B(s) H_P for a BQM",
@@ -67,6 +73,8 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="draw the lowest levels and the gap against s (PNG, PDF or SVG)")
     gap.set_defaults(func=_cmd_gap)
 
+
+def _add_hardware(sub) -> None:
     hw = sub.add_parser(
         "hardware",
         help="P(ground) on a D-Wave solver or an offline stand-in, beside three predictions",
@@ -89,6 +97,8 @@ def _build_parser() -> argparse.ArgumentParser:
     hw.add_argument("--json", action="store_true", help="print the result as JSON")
     hw.set_defaults(func=_cmd_hardware)
 
+
+def _add_explain(sub) -> None:
     explain = sub.add_parser(
         "explain",
         help="explain held-out images with QuboCAM, GradCAM, GradCAM++ (a gallery figure)",
@@ -117,6 +127,8 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--out", required=True, metavar="FILE", help="gallery figure (PNG/PDF/SVG)")
     explain.set_defaults(func=_cmd_explain)
 
+
+def _add_run(sub) -> None:
     run = sub.add_parser(
         "run", help="run (or resume) a study from a TOML config into one HDF5 file",
         description="Run a study: its instances (image x formulation x qubits, random "
@@ -145,6 +157,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
+
+def _add_inspect(sub) -> None:
     inspect = sub.add_parser("inspect", help="summarise a study file",
                              description="Print a study file's provenance, its instances by "
                              "kind and status, and the main results.")
@@ -153,13 +167,14 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="also print every XAI study's full metric table")
     inspect.set_defaults(func=_cmd_inspect)
 
+
+def _add_figures(sub) -> None:
     figures = sub.add_parser("figures", help="draw the paper's figures from a study file",
                              description="Draw every figure a study file has data for (PNG "
                              "and PDF), from the file alone.")
     figures.add_argument("file", help="a study file (HDF5) written by qaxai run")
     figures.add_argument("--out", required=True, metavar="DIR", help="output folder")
     figures.set_defaults(func=_cmd_figures)
-    return parser
 
 
 def _parse_scale(text: str):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -112,9 +113,25 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
     -------
     RunSummary
     """
-    from dask.distributed import as_completed
-    from tqdm.auto import tqdm
+    with _sigterm_as_interrupt():
+        return _run_study(config, out, scheduler, workers, threads_per_task, progress)
 
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt inside (main thread only), as Ctrl-C does."""
+    in_main = _is_main_thread()
+    previous = signal.getsignal(signal.SIGTERM)
+    if in_main:
+        signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        yield
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> RunSummary:
     t0 = time.perf_counter()
     config = config if isinstance(config, StudyConfig) else load_config(config)
     path = Path(out) if out is not None else config.default_out
@@ -126,74 +143,85 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
     todo = [i for i in instances if statuses.get(i.id) != "complete"]
     summary.total, summary.skipped = len(instances), len(instances) - len(todo)
     started = _now()
-    previous = signal.getsignal(signal.SIGTERM)
-    in_main = _is_main_thread()
-    if in_main:
-        signal.signal(signal.SIGTERM, _sigterm)
     client = cluster = None
-    bar = None
     try:
         if todo:
-            client, cluster, n_workers = _cluster(scheduler, workers)
-            summary.workers = n_workers
+            client, cluster, summary.workers = _cluster(scheduler, workers)
             cores = os.cpu_count() or 1
-            threads = threads_per_task or (1 if scheduler else max(1, cores // n_workers))
-            settings = config.settings
-            t_submit = time.perf_counter()
-            # smallest problems first: results arrive early (a scaling study's largest take
-            # hours), and an interrupted run has done the most instances it could
-            order = sorted(todo, key=lambda i: i.spec.get("n", 0) if i.kind == "problem" else 0)
-            # an XAI instance carries a model and images (tens of MB for a ResNet): scattered
-            # to the cluster's memory rather than sent inside the task graph
-            futures = [client.submit(run_instance,
-                                     client.scatter(inst, hash=False) if inst.kind == "xai"
-                                     else inst, settings, threads, pure=False,
-                                     key=f"{inst.id}-{os.getpid()}-{time.time_ns()}")
-                       for inst in order]
-            by_key = {fut.key: inst for fut, inst in zip(futures, order)}
-            bar = tqdm(total=len(futures), desc=f"study {config.name}", unit="instance",
-                       disable=not progress, dynamic_ncols=True)
-            bar.set_postfix(_postfix(len(futures), 0, n_workers))
-            remaining = len(futures)
-            for fut in as_completed(futures):
-                inst = by_key[fut.key]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died (KilledWorker, memory)
-                    result = {"id": inst.id, "error": f"{type(exc).__name__}: {exc}",
-                              "data": {}, "attrs": {}, "seconds": float("nan"), "worker": ""}
-                tw = time.perf_counter()
-                store.write(inst.id, kind=inst.kind, spec=inst.spec, data=result["data"],
-                            attrs=result["attrs"], seconds=result["seconds"],
-                            worker=result["worker"], error=result["error"])
-                summary.write_seconds += time.perf_counter() - tw
-                if result["error"]:
-                    summary.failed += 1
-                    summary.failures[inst.id] = result["error"].strip().splitlines()[-1]
-                else:
-                    summary.done += 1
-                remaining -= 1
-                summary.compute_seconds = time.perf_counter() - t_submit
-                summary.arrivals.append(summary.compute_seconds)
-                bar.update()
-                bar.set_postfix(_postfix(remaining, summary.failed, n_workers))
+            threads = threads_per_task or (1 if scheduler else max(1, cores // summary.workers))
+            _run(client, todo, config, threads, store, summary, progress)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        if bar is not None:
-            bar.close()
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
         summary.seconds = time.perf_counter() - t0
         store.record_run({"started": started, "finished": _now(), "workers": summary.workers,
                           "scheduler": scheduler or "LocalCluster", "done": summary.done,
                           "failed": summary.failed, "skipped": summary.skipped,
                           "interrupted": summary.interrupted})
     return summary
+
+
+def _submit(client, todo: list, settings, threads: int) -> list:
+    """Submit every instance; returns (future, instance) pairs in submission order."""
+    # smallest problems first: results arrive early (a scaling study's largest take hours),
+    # and an interrupted run has done the most instances it could
+    order = sorted(todo, key=lambda i: i.spec.get("n", 0) if i.kind == "problem" else 0)
+    # an XAI instance carries a model and images (tens of MB for a ResNet): scattered to the
+    # cluster's memory rather than sent inside the task graph
+    return [(client.submit(run_instance,
+                           client.scatter(inst, hash=False) if inst.kind == "xai" else inst,
+                           settings, threads, pure=False,
+                           key=f"{inst.id}-{os.getpid()}-{time.time_ns()}"), inst)
+            for inst in order]
+
+
+def _result_of(future, inst) -> dict:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - a worker died (KilledWorker, memory)
+        return {"id": inst.id, "error": f"{type(exc).__name__}: {exc}", "data": {},
+                "attrs": {}, "seconds": float("nan"), "worker": ""}
+
+
+def _write(store: StudyStore, inst, result: dict, summary: RunSummary) -> None:
+    """One result into the file and into the summary's accounting."""
+    t = time.perf_counter()
+    store.write(inst.id, kind=inst.kind, spec=inst.spec, data=result["data"],
+                attrs=result["attrs"], seconds=result["seconds"], worker=result["worker"],
+                error=result["error"])
+    summary.write_seconds += time.perf_counter() - t
+    if result["error"]:
+        summary.failed += 1
+        summary.failures[inst.id] = result["error"].strip().splitlines()[-1]
+    else:
+        summary.done += 1
+
+
+def _run(client, todo: list, config: StudyConfig, threads: int, store: StudyStore,
+         summary: RunSummary, progress: bool) -> None:
+    """Submit the instances and write each result as it arrives, with a progress bar."""
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    t_submit = time.perf_counter()
+    submitted = _submit(client, todo, config.settings, threads)
+    by_key = {future.key: inst for future, inst in submitted}
+    remaining = len(submitted)
+    with tqdm(total=remaining, desc=f"study {config.name}", unit="instance",
+              disable=not progress, dynamic_ncols=True) as bar:
+        bar.set_postfix(_postfix(remaining, 0, summary.workers))
+        for future in as_completed([future for future, _ in submitted]):
+            inst = by_key[future.key]
+            _write(store, inst, _result_of(future, inst), summary)
+            remaining -= 1
+            summary.compute_seconds = time.perf_counter() - t_submit
+            summary.arrivals.append(summary.compute_seconds)
+            bar.update()
+            bar.set_postfix(_postfix(remaining, summary.failed, summary.workers))
 
 
 def _postfix(remaining: int, failed: int, workers: int) -> dict:
