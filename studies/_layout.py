@@ -103,9 +103,11 @@ INSTANCE_ATTRS = {
     "worker": "host:pid that computed it",
     "spectral attrs": "delta_min, s_star, degeneracy, sector, scale, matvecs, evaluations, "
                       "delta_rtol (achieved relative accuracy of delta_min), certified (no "
-                      "interval of s left where a lower gap may hide), seconds",
-    "dynamics attrs": "t99 (NaN if not computed), protocol_fidelity, protocol_is_ground, "
-                      "protocol_shots, method, tol",
+                      "interval of s left where a lower gap may hide), uncertified (JSON), "
+                      "certify_rtol, n, seconds",
+    "dynamics attrs": "t99 (NaN if not computed or not reached; t99_note says why), "
+                      "protocol_fidelity, protocol_is_ground, protocol_shots, method (the "
+                      "integrator that ran), tol",
 }
 
 
