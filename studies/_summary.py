@@ -8,6 +8,7 @@ from os import PathLike
 
 import numpy as np
 
+from ._findings import t99_fits
 from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
 from .store import load_study
 
@@ -28,6 +29,28 @@ def _xai_table(d: dict) -> str:
                "better")
     rows = [dict(zip(columns, vals)) for vals in zip(*(d[f"table/{c}"] for c in columns))]
     return XaiStudy(table=rows).format_table()
+
+
+def _t99_lines(problems: dict) -> list[str]:
+    """Which of Delta_min and T_boundary explains T_99, per kind of problem."""
+    groups: dict[str, list] = {}
+    for p in problems.values():
+        spec, ga = p["spec"], p["group_attrs"]
+        label = ("random selection" if spec.get("source") == "random"
+                 else f"{spec.get('formulation')} formulation")
+        groups.setdefault(label, []).append((ga.get(DYNAMICS, {}).get("t99", np.nan),
+                                             ga.get(SPECTRAL, {}).get("delta_min", np.nan),
+                                             ga.get(DYNAMICS, {}).get("t_boundary", np.nan)))
+    lines = []
+    for label, values in sorted(groups.items()):
+        fits = t99_fits(*zip(*values))
+        if not fits:
+            continue
+        best = min(fits, key=lambda f: f.rms_log10)
+        lines.append(f"  T_99 of {label} ({fits[0].count} problems): " + "; ".join(
+            f"{f.name} rms log10 {f.rms_log10:.2f} (worst x{f.worst_factor:.2g})" for f in fits)
+            + f"; best: {best.formula}")
+    return lines
 
 
 def _problem_lines(problems: dict) -> list[str]:
@@ -54,6 +77,7 @@ def _problem_lines(problems: dict) -> list[str]:
                     d["p_success"][k] for _, d in dyn if d["T"].shape == T.shape))
             t99 = [p["group_attrs"][DYNAMICS].get("t99", np.nan) for p, _ in dyn]
             lines.append("T_99         " + _stats(t99))
+            lines += _t99_lines(problems)
         hw = [d for d in (read_group(p["data"], HARDWARE) for p in problems.values()) if d]
         if hw:
             lines.append(f"hardware     {len(hw)} instances on the stand-in: P(ground) " +

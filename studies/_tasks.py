@@ -94,6 +94,8 @@ def _dynamics_record(inst: Instance, bqm, full, settings: Settings, seed: int):
     curve = simulate.success_curve(full, dy.T, t99=dy.t99 and n <= dy.t99_max_qubits,
                                    T_max=dy.t99_max_T, tol=dy.tol)
     datasets, attrs = curve.to_record()
+    # the second cause of diabatic loss beside the gap: the schedule's kinks at its ends
+    attrs.update(simulate.boundary_terms(full).to_record()[1])
     if dy.protocol:
         attrs.update(simulate.paper_protocol(bqm, seed=seed).to_record()[1])
     attrs["seconds"] = time.perf_counter() - t

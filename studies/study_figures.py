@@ -27,6 +27,7 @@ import numpy as np
 
 from .figures import _STYLE, _pyplot, bhattacharyya_panels, explanation_gallery, metric_chart, \
     plot_levels
+from ._findings import t99_fits
 from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
 from .store import StudyData, load_study
 
@@ -59,7 +60,8 @@ def _problems(study: StudyData) -> list[dict]:
                      "group": group, "cap": spec.get("qubit_cap"),
                      "formulation": spec.get("formulation"), "inst": inst,
                      "delta_min": sp.get("delta_min", np.nan), "s_star": sp.get("s_star", np.nan),
-                     "t99": dy.get("t99", np.nan), "protocol": dy.get("protocol_is_ground")})
+                     "t99": dy.get("t99", np.nan), "protocol": dy.get("protocol_is_ground"),
+                     "t_boundary": dy.get("t_boundary", np.nan)})
     return rows
 
 
@@ -194,23 +196,34 @@ def _t99(rows, out, formats):
     plt = _pyplot()
     x = np.array([1 / r["delta_min"] ** 2 for r in good])
     y = np.array([r["t99"] for r in good])
+    tb = np.array([r.get("t_boundary", np.nan) for r in good])
     n = np.array([r["n"] for r in good])
-    c = float(np.exp(np.median(np.log(y / x))))
+    fits = {f.name: f for f in t99_fits(y, [r["delta_min"] for r in good], tb)}
+    panels = [("gap", x, r"$1/\Delta_{min}^2$")]
+    if np.any(np.isfinite(tb)):
+        panels += [("boundary", tb, r"$T_{boundary} = \sqrt{(b_0 + b_1)/0.01}$"),
+                   ("combined", None, "fitted prediction")]
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(4.6, 3.4))
-        sc = ax.scatter(x, y, c=n, s=14, cmap="viridis")
-        xx = np.geomspace(x.min(), x.max(), 20)
-        ax.plot(xx, c * xx, "k--", lw=0.9, label=rf"$T_{{99}} = {c:.3g}/\Delta_{{min}}^2$ "
-                                                 "(median ratio)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(r"$1/\Delta_{min}^2$")
-        ax.set_ylabel(r"$T_{99}$")
-        fig.colorbar(sc, ax=ax, label="qubits n")
-        spread = np.percentile(y / x, [10, 90])
-        ax.set_title(f"Adiabatic check: T99·Δ² from {spread[0]:.3g} to {spread[1]:.3g} "
-                     "(10–90 %)", fontsize=8)
-        ax.legend(fontsize=7)
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels) + 0.8, 3.4),
+                                 squeeze=False, gridspec_kw={"wspace": 0.4})
+        for ax, (name, xs, label) in zip(axes[0], panels):
+            fit = fits.get(name)
+            if xs is None:
+                xs = fit.predict(x, tb) if fit else np.full_like(y, np.nan)
+            sc = ax.scatter(xs, y, c=n, s=14, cmap="viridis")
+            finite = xs[np.isfinite(xs)]
+            if fit and finite.size:
+                xx = np.geomspace(finite.min(), finite.max(), 20)
+                line = xx if name == "combined" else fit.coefficients[0] * xx
+                ax.plot(xx, line, "k--", lw=0.9, label=fit.formula)
+                ax.set_title(f"rms log10 error {fit.rms_log10:.2f}, worst ×{fit.worst_factor:.2g}",
+                             fontsize=8)
+                ax.legend(fontsize=6, loc="upper left")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(label)
+            ax.set_ylabel(r"$T_{99}$")
+        fig.colorbar(sc, ax=axes[0].tolist(), label="qubits n")
         return _save(fig, out, "t99", formats)
 
 

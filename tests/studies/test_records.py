@@ -65,3 +65,20 @@ def test_the_layout_refuses_what_it_does_not_describe():
     groups = {pattern.split("/")[0] for pattern in LAYOUT}
     from studies._layout import GROUPS
     assert groups == set(GROUPS)  # every group of the layout has its record named
+
+
+def test_t99_fits_recover_the_model_that_made_the_data():
+    from studies._findings import t99_fits
+
+    rng = np.random.default_rng(0)
+    gap = rng.uniform(0.05, 1.0, 30)
+    tb = rng.uniform(5.0, 500.0, 30)
+    fits = {f.name: f for f in t99_fits(3.0 / gap**2, gap, tb)}
+    assert fits["gap"].rms_log10 < 1e-12 and fits["gap"].coefficients[0] == pytest.approx(3.0)
+    assert fits["boundary"].rms_log10 > 0.1  # T_boundary is unrelated here
+    mixed = 2.0 / gap**2 + 0.5 * tb
+    fits = {f.name: f for f in t99_fits(mixed, gap, tb)}
+    assert fits["combined"].coefficients == pytest.approx((2.0, 0.5))
+    assert fits["combined"].worst_factor == pytest.approx(1.0)
+    assert fits["combined"].rms_log10 < min(fits["gap"].rms_log10, fits["boundary"].rms_log10)
+    assert t99_fits([1.0, np.nan], [1.0, 1.0], [1.0, 1.0]) == []  # fewer than two problems
