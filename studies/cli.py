@@ -37,7 +37,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "the annealing itself.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_gap, _add_hardware, _add_explain, _add_run, _add_inspect, _add_figures):
+    for add in (_add_gap, _add_hardware, _add_explain, _add_run, _add_inspect, _add_figures,
+                _add_report):
         add(sub)
     return parser
 
@@ -154,6 +155,9 @@ def _add_run(sub) -> None:
                      help="Numba/torch threads of each task (default: cores // workers)")
     run.add_argument("--figures", default=None, metavar="DIR",
                      help="afterwards, draw every figure into DIR (PNG and PDF)")
+    run.add_argument("--report", default=None, metavar="DIR",
+                     help="afterwards, write DIR/report.html (one self-contained page) and "
+                     "DIR/report.md")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
@@ -166,6 +170,17 @@ def _add_inspect(sub) -> None:
     inspect.add_argument("--xai", action="store_true",
                          help="also print every XAI study's full metric table")
     inspect.set_defaults(func=_cmd_inspect)
+
+
+def _add_report(sub) -> None:
+    report = sub.add_parser(
+        "report", help="write a study file up: one HTML page and Markdown",
+        description="Write OUT/report.html (one self-contained page: findings in sentences "
+        "with their numbers and intervals, tables, every figure embedded, the provenance and "
+        "the command that reproduces the study) and OUT/report.md (figures in OUT/figures).")
+    report.add_argument("file", help="a study file (HDF5) written by qaxai run")
+    report.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    report.set_defaults(func=_cmd_report)
 
 
 def _add_figures(sub) -> None:
@@ -403,6 +418,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         paths = study_figures(summary.path, args.figures)
         print(f"figures      {len(paths)} files in {args.figures}")
+    if args.report:
+        from .report import write_report
+
+        html_path, md_path = write_report(summary.path, args.report)
+        print(f"report       {html_path} and {md_path}")
     return 1 if summary.failed else 0
 
 
@@ -410,6 +430,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from ._summary import summarise
 
     print(summarise(args.file, xai_tables=args.xai))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    for p in write_report(args.file, args.out):
+        print(p)
     return 0
 
 

@@ -1,0 +1,249 @@
+"""``qaxai report``: a study file written up as one self-contained HTML page and Markdown.
+
+The page holds the provenance, the command that reproduces the study, each finding as a
+sentence with its numbers and intervals, the tables, and every figure (embedded as PNG, so
+the page opens anywhere without its folder). The Markdown beside it links the same figures as
+files. Both are built from one list of blocks, so they say the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from ._findings import t99_fits
+from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
+from .store import StudyData, load_study
+
+__all__ = ["write_report"]
+
+#: the figures of the report, in order, with their captions
+_FIGURES = {
+    "levels": "Lowest levels and the gap along the anneal of the median-gap problem.",
+    "delta_min_histogram": "Minimum gaps of all problems.",
+    "scaling": "Minimum gap and its position against the number of qubits.",
+    "p_success": "Success probability against anneal time; the reference paper's protocol.",
+    "t99": "T_99 against 1/Δ_min², against T_boundary, and against their fitted sum.",
+    "hardware": "The hardware stand-in beside the three predictions.",
+}
+
+
+@dataclass
+class _Block:
+    kind: str  # "h2", "p", "table", "figure", "pre"
+    text: str = ""
+    rows: list | None = None
+    path: Path | None = None
+
+
+def _median_interval(values, seed: int = 0, n_boot: int = 2000) -> tuple[float, float, float]:
+    """Median and its 95 % bootstrap interval."""
+    v = np.asarray([x for x in values if np.isfinite(x)], float)
+    rng = np.random.default_rng(seed)
+    boot = np.median(v[rng.integers(0, v.size, (n_boot, v.size))], axis=1)
+    return float(np.median(v)), *(float(x) for x in np.percentile(boot, [2.5, 97.5]))
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _provenance(study: StudyData, path: Path) -> list[_Block]:
+    a = study.attrs
+    runs = json.loads(a.get("runs", "[]"))
+    rows = [["file", str(path)], ["config", f"{a.get('config_source')} (sha256 "
+                                              f"{str(a.get('config_sha256'))[:12]}…)"],
+            ["written by", f"qaxai {a.get('qaxai_version')}, commit "
+                           f"{str(a.get('git_commit'))[:10] or 'unknown'}, on {a.get('host')}"],
+            ["created", str(a.get("created"))], ["runs", str(len(runs))],
+            ["instances", f"{len(study.instances)} complete, {len(study.failed)} failed"]]
+    source = str(a.get("config_source"))
+    command = (f"qaxai run {source} --out {path.name} --report DIR"
+               if not source.startswith("<") else f"qaxai run CONFIG.toml --out {path.name}")
+    return [_Block("h2", "Provenance"), _Block("table", rows=[["", ""], *rows]),
+            _Block("p", "Reproduce it with the effective config below (saved as a TOML file):"),
+            _Block("pre", command), _Block("pre", str(a.get("config", "")))]
+
+
+def _problem_findings(study: StudyData) -> list[_Block]:
+    problems = study.of_kind("problem")
+    blocks = [_Block("h2", "Findings: the anneal")]
+    sp = [p["group_attrs"].get(SPECTRAL, {}) for p in problems.values()]
+    gaps = [s["delta_min"] for s in sp if "delta_min" in s]
+    if gaps:
+        m, lo, hi = _median_interval(gaps)
+        s_star = _median_interval([s["s_star"] for s in sp if "s_star" in s])
+        blocks.append(_Block("p", f"Over {len(gaps)} problems the minimum gap Δ_min has median "
+                                  f"{_fmt(m)} (95 % interval of the median {_fmt(lo)}–"
+                                  f"{_fmt(hi)}; range {_fmt(min(gaps))}–{_fmt(max(gaps))}), "
+                                  f"at s* with median {_fmt(s_star[0])} ({_fmt(s_star[1])}–"
+                                  f"{_fmt(s_star[2])})."))
+    dyn = [read_group(p["data"], DYNAMICS) for p in problems.values()]
+    dyn = [d for d in dyn if d]
+    if dyn:
+        T = dyn[0]["T"]
+        parts = []
+        for k, t in enumerate(T):
+            m, lo, hi = _median_interval([d["p_success"][k] for d in dyn if d["T"].shape == T.shape])
+            parts.append(f"P({t:g}) median {_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})")
+        blocks.append(_Block("p", f"The success probability over {len(dyn)} problems: "
+                                  + "; ".join(parts) + "."))
+    blocks += _t99_findings(problems)
+    hw = [(iid, read_group(p["data"], HARDWARE)) for iid, p in problems.items()]
+    hw = [(iid, d) for iid, d in hw if d]
+    if hw:
+        rows = [["problem", "anneal (µs)", "P(ground) measured", "Wilson 95 %",
+                 "closed system", "Boltzmann"]]
+        for iid, d in hw:
+            for k, t in enumerate(d["annealing_time_us"]):
+                rows.append([iid, f"{t:g}", _fmt(d["p_ground"][k]), f"{_fmt(d['p_ground_low'][k])}–"
+                             f"{_fmt(d['p_ground_high'][k])}", _fmt(d["closed_system"][k]),
+                             _fmt(d["boltzmann"][k])])
+        blocks += [_Block("p", f"On the hardware stand-in ({len(hw)} problems), P(ground) "
+                               "beside the closed-system and Boltzmann predictions:"),
+                   _Block("table", rows=rows)]
+    return blocks
+
+
+def _t99_findings(problems: dict) -> list[_Block]:
+    groups: dict[str, list] = {}
+    for p in problems.values():
+        spec, ga = p["spec"], p["group_attrs"]
+        label = ("random selection problems" if spec.get("source") == "random"
+                 else f"problems of the {spec.get('formulation')} formulation")
+        groups.setdefault(label, []).append((ga.get(DYNAMICS, {}).get("t99", np.nan),
+                                             ga.get(SPECTRAL, {}).get("delta_min", np.nan),
+                                             ga.get(DYNAMICS, {}).get("t_boundary", np.nan)))
+    blocks = []
+    rows = [["problems", "model", "fitted", "rms log10 error", "worst factor", "N"]]
+    for label, values in sorted(groups.items()):
+        fits = {f.name: f for f in t99_fits(*zip(*values))}
+        if not fits:
+            continue
+        rows += [[label, f.name, f.formula, f"{f.rms_log10:.3f}", f"{f.worst_factor:.3g}",
+                  str(f.count)] for f in fits.values()]
+        gap, edge = fits["gap"], fits["boundary"]
+        both = fits.get("combined")
+        better = ("the minimum gap predicts" if gap.rms_log10 < edge.rms_log10
+                  else "the boundary terms predict")
+        blocks.append(_Block("p", (
+            f"For the {gap.count} {label} with T_99, {better} T_99 better alone: "
+            f"1/Δ_min² within a factor {10 ** gap.rms_log10:.2f} on average (worst "
+            f"{gap.worst_factor:.2g}), T_boundary within {10 ** edge.rms_log10:.2f} (worst "
+            f"{edge.worst_factor:.2g})")
+            + (f"; their fitted sum ({both.formula}) within {10 ** both.rms_log10:.2f} "
+               f"(worst {both.worst_factor:.2g})." if both else ".")))
+    if len(rows) > 1:
+        blocks.append(_Block("table", rows=rows))
+    return blocks
+
+
+def _xai_findings(study: StudyData) -> list[_Block]:
+    blocks = []
+    for iid, inst in study.of_kind("xai").items():
+        d = read_group(inst["data"], XAI)
+        cols = ("weights", "method", "space", "metric", "value", "low", "high", "p_value")
+        table = [dict(zip(cols, v)) for v in zip(*(d[f"table/{c}"] for c in cols))]
+        bc = [r for r in table if r["metric"] == "Bhattacharyya off-diag"]
+        if not bc:
+            continue
+        trained = sorted((r for r in bc if r["weights"] == "trained"), key=lambda r: r["value"])
+        blocks += [_Block("h2", f"Findings: explanations ({iid})"), _Block("p", (
+            f"Class disentanglement on {d['labels'].size} images, as the Bhattacharyya "
+            "coefficient between classes of the selected maps (lower = more distinct; 95 % "
+            "bootstrap intervals): " + "; ".join(
+                f"{r['method']} {_fmt(r['value'])} ({_fmt(r['low'])}–{_fmt(r['high'])})"
+                for r in trained) + f". The most distinct is {trained[0]['method']}."))]
+        rows = [["weights", "method", "value", "95 % interval", "p"]]
+        rows += [[r["weights"], r["method"], _fmt(r["value"]),
+                  f"{_fmt(r['low'])}–{_fmt(r['high'])}",
+                  "–" if not np.isfinite(r["p_value"]) else _fmt(r["p_value"])] for r in bc]
+        blocks.append(_Block("table", rows=rows))
+    return blocks
+
+
+def _figures(study_path: Path, folder: Path) -> list[_Block]:
+    from .study_figures import study_figures
+
+    written = {p.stem: p for p in study_figures(study_path, folder, formats=("png",))}
+    blocks = [_Block("h2", "Figures")]
+    for stem, caption in _FIGURES.items():
+        if stem in written:
+            blocks.append(_Block("figure", caption, path=written[stem]))
+    for stem, p in sorted(written.items()):
+        if stem not in _FIGURES:
+            blocks.append(_Block("figure", stem.replace("_", " "), path=p))
+    return blocks
+
+
+def _html(title: str, blocks: list[_Block]) -> str:
+    out = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
+           f"<title>{html.escape(title)}</title>",
+           "<style>body{font-family:sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;"
+           "line-height:1.45}table{border-collapse:collapse;margin:0.5rem 0}td,th{border:1px "
+           "solid #ccc;padding:0.2rem 0.5rem;font-size:0.9rem}pre{background:#f4f4f4;"
+           "padding:0.6rem;overflow-x:auto}img{max-width:100%}figure{margin:1rem 0}</style>",
+           "</head><body>", f"<h1>{html.escape(title)}</h1>"]
+    for b in blocks:
+        if b.kind in ("h2", "p"):
+            out.append(f"<{b.kind}>{html.escape(b.text)}</{b.kind}>")
+        elif b.kind == "pre":
+            out.append(f"<pre>{html.escape(b.text)}</pre>")
+        elif b.kind == "table":
+            head, *body = b.rows
+            out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head)
+                       + "</tr></thead><tbody>" + "".join(
+                           "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                           for r in body) + "</tbody></table>")
+        else:
+            data = base64.b64encode(b.path.read_bytes()).decode()
+            out.append(f"<figure><img alt=\"{html.escape(b.text)}\" src=\"data:image/png;"
+                       f"base64,{data}\"><figcaption>{html.escape(b.text)}</figcaption></figure>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _markdown(title: str, blocks: list[_Block], root: Path) -> str:
+    out = [f"# {title}", ""]
+    for b in blocks:
+        if b.kind == "h2":
+            out += [f"## {b.text}", ""]
+        elif b.kind == "p":
+            out += [b.text, ""]
+        elif b.kind == "pre":
+            out += ["```", b.text.rstrip("\n"), "```", ""]
+        elif b.kind == "table":
+            head, *body = b.rows
+            out += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+            out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+            out.append("")
+        else:
+            out += [f"![{b.text}]({b.path.relative_to(root).as_posix()})", "", f"*{b.text}*", ""]
+    return "\n".join(out)
+
+
+def write_report(path: str | PathLike, out: str | PathLike) -> tuple[Path, Path]:
+    """Write ``out/report.html`` (self-contained) and ``out/report.md`` (figures in
+    ``out/figures/``) for a study file.
+
+    Returns
+    -------
+    (Path, Path)
+        The HTML page and the Markdown file.
+    """
+    path, out = Path(path), Path(out)
+    study = load_study(path)
+    out.mkdir(parents=True, exist_ok=True)
+    title = f"qaxai study report: {path.stem}"
+    blocks = (_problem_findings(study) + _xai_findings(study) + _figures(path, out / "figures")
+              + _provenance(study, path))
+    html_path, md_path = out / "report.html", out / "report.md"
+    html_path.write_text(_html(title, blocks), encoding="utf-8")
+    md_path.write_text(_markdown(title, blocks, out), encoding="utf-8")
+    return html_path, md_path
