@@ -125,14 +125,26 @@ def boundary_terms(bqm_or_H, schedule=None, *, scale="auto",
                         + float(np.sum(J**2)) / (4.0 * a_start) ** 4)
     energies = H.diagonal()
     ground = H.ground_states()
-    limit = _limit_space(energies, ground, H.n)
-    b1 = da_end**2 * _end_sum(energies, ground, limit, H.n) / b_end**4
+    inside, outside = _single_flips(ground, H.n)
+    limit = _limit_space(energies, ground, inside, outside)
+    b1 = da_end**2 * _end_sum(energies, ground, limit, outside) / b_end**4
     return BoundaryTerms(b0=float(b0), b1=float(b1), degeneracy=int(ground.size),
                          limit_dimension=int(limit.shape[1]), n=H.n, scale=H.scale)
 
 
-def _flips(g: int, n: int) -> np.ndarray:
-    return g ^ (1 << np.arange(n))
+def _single_flips(ground: np.ndarray, n: int) -> tuple[list, dict]:
+    """The single flips of the ground bitstrings: pairs (k, j) of ground indices joined by one
+    flip, and for each bitstring m outside the manifold the ground indices k it neighbours."""
+    position = {int(g): k for k, g in enumerate(ground)}
+    inside, outside = [], {}
+    for k, g in enumerate(ground):
+        for m in (int(g) ^ (1 << np.arange(n))):
+            m = int(m)
+            if m in position:
+                inside.append((k, position[m]))
+            else:
+                outside.setdefault(m, []).append(k)
+    return inside, outside
 
 
 def _lowest_space(M: np.ndarray) -> np.ndarray:
@@ -142,25 +154,19 @@ def _lowest_space(M: np.ndarray) -> np.ndarray:
     return vecs[:, vals <= vals[0] + tol]
 
 
-def _limit_space(energies: np.ndarray, ground: np.ndarray, n: int) -> np.ndarray:
+def _limit_space(energies: np.ndarray, ground: np.ndarray, inside: list,
+                 outside: dict) -> np.ndarray:
     """Columns (d, r) over the ground bitstrings: the limit s -> 1 of the ground state by
     degenerate perturbation theory in A, to second order."""
     d = ground.size
     if d == 1:
         return np.ones((1, 1))
-    position = {int(g): k for k, g in enumerate(ground)}
     first = np.zeros((d, d))  # -P H_D P: single flips inside the manifold
+    for k, j in inside:
+        first[k, j] -= 1.0
     second = np.zeros((d, d))  # -P H_D Q (E - E_0)^-1 Q H_D P
     e0 = float(energies[ground[0]])
-    partners: dict[int, list] = {}
-    for k, g in enumerate(ground):
-        for m in _flips(int(g), n):
-            m = int(m)
-            if m in position:
-                first[k, position[m]] -= 1.0
-            else:
-                partners.setdefault(m, []).append(k)
-    for m, ks in partners.items():
+    for m, ks in outside.items():
         w = 1.0 / (float(energies[m]) - e0)
         for k in ks:
             for j in ks:
@@ -171,18 +177,12 @@ def _limit_space(energies: np.ndarray, ground: np.ndarray, n: int) -> np.ndarray
     return V
 
 
-def _end_sum(energies: np.ndarray, ground: np.ndarray, limit: np.ndarray, n: int) -> float:
+def _end_sum(energies: np.ndarray, ground: np.ndarray, limit: np.ndarray,
+             outside: dict) -> float:
     """Mean over the limit space's columns psi of sum_{m outside} |<m|H_D|psi>|^2 /
     (E_m - E_0)^4, in units of H_P (B(1) and A'(1) applied by the caller)."""
     e0 = float(energies[ground[0]])
-    inside = set(int(g) for g in ground)
-    amplitude: dict[int, np.ndarray] = {}
-    for k, g in enumerate(ground):
-        for m in _flips(int(g), n):
-            m = int(m)
-            if m not in inside:  # <m|H_D|g> = -1
-                amplitude.setdefault(m, np.zeros(limit.shape[1]))
-                amplitude[m] -= limit[k]
-    total = sum(float(np.sum(a**2)) / (float(energies[m]) - e0) ** 4
-                for m, a in amplitude.items())
+    # <m|H_D|g> = -1 for a single flip: the amplitude of m is minus the sum over its partners
+    total = sum(float(np.sum(limit[ks].sum(axis=0) ** 2)) / (float(energies[m]) - e0) ** 4
+                for m, ks in outside.items())
     return total / limit.shape[1]

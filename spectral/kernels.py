@@ -8,7 +8,7 @@ returns the diagonal, the number of bits of the basis index and the sector's fli
 one Hamiltonian; never write into that diagonal.
 
 ``hamiltonian_matvec(v, diag, a, b, nbits, flip_sign, shift, out)``
-    ``out = (a H_D + b diag - shift) v`` for one float64 or complex128 vector, in threads
+    ``out = (a H_D + b diag + shift) v`` for one float64 or complex128 vector, in threads
     (``H_D = -sum_i X_i``, plus ``-flip_sign`` times the flip of all ``nbits`` bits in a
     sector; docs/design.md).
 ``hamiltonian_matvec_serial(...)``

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
-__all__ = ["T99Fit", "t99_fits"]
+from ._layout import DYNAMICS, SPECTRAL
+
+__all__ = ["T99Fit", "t99_fits", "t99_fits_by_kind"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,24 @@ def t99_fits(t99, delta_min, t_boundary) -> list[T99Fit]:
         fits.append(_score("combined", f"T_99 = {a:.3g}/Δ_min² + {b:.3g}·T_boundary",
                            (float(a), float(b)), y, pred))
     return fits
+
+
+def t99_fits_by_kind(problems: dict) -> dict[str, dict[str, T99Fit]]:
+    """The fits of :func:`t99_fits` per kind of problem ("random selection problems",
+    "problems of the paper formulation", ...), from a study's problem instances
+    (``StudyData.of_kind("problem")``); kinds with fewer than two usable problems are left
+    out. Each value maps a model's name to its fit."""
+    groups: dict[str, list] = {}
+    for p in problems.values():
+        spec, ga = p["spec"], p["group_attrs"]
+        label = ("random selection problems" if spec.get("source") == "random"
+                 else f"problems of the {spec.get('formulation')} formulation")
+        groups.setdefault(label, []).append((ga.get(DYNAMICS, {}).get("t99", np.nan),
+                                             ga.get(SPECTRAL, {}).get("delta_min", np.nan),
+                                             ga.get(DYNAMICS, {}).get("t_boundary", np.nan)))
+    out = {}
+    for label, values in sorted(groups.items()):
+        fits = t99_fits(*zip(*values))
+        if fits:
+            out[label] = {f.name: f for f in fits}
+    return out

@@ -8,7 +8,7 @@ from os import PathLike
 
 import numpy as np
 
-from ._findings import t99_fits
+from ._findings import t99_fits_by_kind
 from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
 from .store import load_study
 
@@ -33,23 +33,12 @@ def _xai_table(d: dict) -> str:
 
 def _t99_lines(problems: dict) -> list[str]:
     """Which of Delta_min and T_boundary explains T_99, per kind of problem."""
-    groups: dict[str, list] = {}
-    for p in problems.values():
-        spec, ga = p["spec"], p["group_attrs"]
-        label = ("random selection" if spec.get("source") == "random"
-                 else f"{spec.get('formulation')} formulation")
-        groups.setdefault(label, []).append((ga.get(DYNAMICS, {}).get("t99", np.nan),
-                                             ga.get(SPECTRAL, {}).get("delta_min", np.nan),
-                                             ga.get(DYNAMICS, {}).get("t_boundary", np.nan)))
     lines = []
-    for label, values in sorted(groups.items()):
-        fits = t99_fits(*zip(*values))
-        if not fits:
-            continue
-        best = min(fits, key=lambda f: f.rms_log10)
-        lines.append(f"  T_99 of {label} ({fits[0].count} problems): " + "; ".join(
-            f"{f.name} rms log10 {f.rms_log10:.2f} (worst x{f.worst_factor:.2g})" for f in fits)
-            + f"; best: {best.formula}")
+    for label, fits in t99_fits_by_kind(problems).items():
+        best = min(fits.values(), key=lambda f: f.rms_log10)
+        lines.append(f"  T_99 of {label} ({best.count}): " + "; ".join(
+            f"{f.name} rms log10 {f.rms_log10:.2f} (worst x{f.worst_factor:.2g})"
+            for f in fits.values()) + f"; best: {best.formula}")
     return lines
 
 

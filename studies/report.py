@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._findings import t99_fits
+from ._findings import t99_fits_by_kind
 from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
 from .store import StudyData, load_study
 
@@ -112,20 +112,9 @@ def _problem_findings(study: StudyData) -> list[_Block]:
 
 
 def _t99_findings(problems: dict) -> list[_Block]:
-    groups: dict[str, list] = {}
-    for p in problems.values():
-        spec, ga = p["spec"], p["group_attrs"]
-        label = ("random selection problems" if spec.get("source") == "random"
-                 else f"problems of the {spec.get('formulation')} formulation")
-        groups.setdefault(label, []).append((ga.get(DYNAMICS, {}).get("t99", np.nan),
-                                             ga.get(SPECTRAL, {}).get("delta_min", np.nan),
-                                             ga.get(DYNAMICS, {}).get("t_boundary", np.nan)))
     blocks = []
     rows = [["problems", "model", "fitted", "rms log10 error", "worst factor", "N"]]
-    for label, values in sorted(groups.items()):
-        fits = {f.name: f for f in t99_fits(*zip(*values))}
-        if not fits:
-            continue
+    for label, fits in t99_fits_by_kind(problems).items():
         rows += [[label, f.name, f.formula, f"{f.rms_log10:.3f}", f"{f.worst_factor:.3g}",
                   str(f.count)] for f in fits.values()]
         gap, edge = fits["gap"], fits["boundary"]

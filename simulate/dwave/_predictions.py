@@ -157,13 +157,10 @@ class HardwareSweep:
         """``(datasets, attrs)``: one array per column of :attr:`COLUMNS` (one entry per
         anneal time), the solver, reads, schedule and seed as attributes (what a study
         stores in its ``hardware`` group)."""
-        rows = []
-        for run, cmp_ in zip(self.runs, self.comparisons):
-            _, r = run.to_record()
-            _, c = cmp_.to_record()
-            rows.append((r["annealing_time_us"], r["p_ground"], r["p_ground_low"],
-                         r["p_ground_high"], c["closed_system"], c["boltzmann"], c["beta"],
-                         r["chain_break_fraction"]))
+        rows = [(np.nan if run.annealing_time_us is None else run.annealing_time_us,
+                 run.p_ground, *run.p_ground_interval, cmp_.closed_system, cmp_.boltzmann,
+                 cmp_.beta, run.chain_break_fraction)
+                for run, cmp_ in zip(self.runs, self.comparisons)]
         cols = np.array(rows, float).reshape(-1, len(self.COLUMNS)).T
         return ({k: v for k, v in zip(self.COLUMNS, cols)},
                 {"solver": self.solver, "reads": int(self.num_reads), "schedule": self.schedule.name,
