@@ -104,13 +104,13 @@ INSTANCE_ATTRS = {
     "spectral attrs": "delta_min, s_star, degeneracy, sector, scale, matvecs, evaluations, "
                       "delta_rtol (achieved relative accuracy of delta_min), certified (no "
                       "interval of s left where a lower gap may hide), uncertified (JSON), "
-                      "certify_rtol, n, seconds",
-    "dynamics attrs": "t99 (NaN if not computed or not reached; t99_note says why), "
-                      "protocol_fidelity, protocol_is_ground, protocol_shots, method (the "
-                      "integrator that ran), tol, b0 and b1 (the adiabatic theorem's boundary "
+                      "certify_rtol, n, seconds, b0 and b1 (the adiabatic theorem's boundary "
                       "terms at s = 0 and 1), t_boundary (sqrt((b0 + b1) / 0.01): the T at "
                       "which they alone leave 1 % outside the ground manifold), "
                       "limit_dimension",
+    "dynamics attrs": "t99 (NaN if not computed or not reached; t99_note says why), "
+                      "protocol_fidelity, protocol_is_ground, protocol_shots, method (the "
+                      "integrator that ran), tol",
 }
 
 

@@ -104,10 +104,30 @@ def _random_problems(c) -> list[Instance]:
     return out
 
 
+def _with_scales(instances: list[Instance], scales) -> list[Instance]:
+    """Each problem once per ``[problems] scales`` entry. A problem with H_P kept in the BQM's
+    units ("none") follows its scaled twin, with the id suffix ``-unscaled`` and
+    ``spec["scale"] = "none"``; without that key a problem's H_P is scaled ("auto")."""
+    scales = tuple(dict.fromkeys(scales))
+    out = []
+    for inst in instances:
+        if inst.kind != "problem":
+            out.append(inst)
+            continue
+        if "auto" in scales:
+            out.append(inst)
+        if "none" in scales:
+            out.append(Instance(f"{inst.id}-unscaled", inst.kind, {**inst.spec, "scale": "none"},
+                                inst.payload))
+    return out
+
+
 def _mark_hardware(instances: list[Instance], hw) -> None:
-    """The first ``[hardware] instances`` problems within its qubit range get the stand-in."""
+    """The first ``[hardware] instances`` scaled problems within its qubit range get the
+    stand-in (the QPU scales H_P itself)."""
     if hw.enabled:
         chosen = [inst for inst in instances if inst.kind == "problem"
+                  and inst.spec.get("scale", "auto") == "auto"
                   and hw.min_qubits <= inst.spec["n"] <= hw.max_qubits][:hw.instances]
         for inst in chosen:
             inst.spec["hardware"] = True
@@ -117,8 +137,9 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     """Every instance of the study, in a stable order (ids do not depend on the run).
 
     Order: per architecture, the XAI instance, then its images' problems (by image, then
-    formulation, then qubits); then the random problems (by n, then seed). The first
-    ``[hardware] instances`` problems within its qubit range get the hardware stand-in.
+    formulation, then qubits); then the random problems (by n, then seed); each problem's
+    unscaled twin (``[problems] scales``) right after it. The first
+    ``[hardware] instances`` scaled problems within its qubit range get the hardware stand-in.
     """
     from encoding import select_correct
 
@@ -142,6 +163,7 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
         if c.problems.formulations:
             instances.extend(_image_problems(entry, idx, c))
     instances.extend(_random_problems(c))
+    instances = _with_scales(instances, c.problems.scales)
     _mark_hardware(instances, c.hardware)
     ids = [inst.id for inst in instances]
     if len(set(ids)) != len(ids):  # pragma: no cover - ids are built to be unique

@@ -8,7 +8,7 @@ from os import PathLike
 
 import numpy as np
 
-from ._findings import t99_fits_by_kind
+from ._findings import is_scaled, scaling_by_kind, t99_fits_by_kind
 from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
 from .store import load_study
 
@@ -42,6 +42,16 @@ def _t99_lines(problems: dict) -> list[str]:
     return lines
 
 
+def _scaling_lines(problems: dict) -> list[str]:
+    """How Delta_min, T_boundary, T_99 and s* scale with n, per kind of problem."""
+    lines = []
+    for label, fits in scaling_by_kind(problems).items():
+        lines.append(f"scaling      {label}:")
+        lines += [f"  {f.quantity:<10} {f.model:<11} {f.formula} (rms {f.rms:.3f}, N = {f.count})"
+                  for f in fits]
+    return lines
+
+
 def _problem_lines(problems: dict) -> list[str]:
     """Qubits, dropped candidates, Delta_min, s*, P(T), T_99 and the hardware stand-in."""
     lines = []
@@ -54,10 +64,14 @@ def _problem_lines(problems: dict) -> list[str]:
                          f"(of {max(s['n_maps'] for s in capped)} maps in the layer; up to "
                          f"{max(s['candidates_dropped'] for s in capped)} dropped, the weakest "
                          "relevance first)")
-        sp = [p["group_attrs"].get(SPECTRAL, {}) for p in problems.values()]
+        scaled = [p for p in problems.values() if is_scaled(p["spec"])]
+        if len(scaled) < len(problems):
+            lines.append(f"unscaled     {len(problems) - len(scaled)} problems with H_P in the "
+                         "BQM's units: only in the T_99 and scaling fits")
+        sp = [p["group_attrs"].get(SPECTRAL, {}) for p in scaled]
         lines.append("Delta_min    " + _stats(s.get("delta_min", np.nan) for s in sp))
         lines.append("s*           " + _stats(s.get("s_star", np.nan) for s in sp))
-        dyn = [(p, read_group(p["data"], DYNAMICS)) for p in problems.values()]
+        dyn = [(p, read_group(p["data"], DYNAMICS)) for p in scaled]
         dyn = [(p, d) for p, d in dyn if d]
         if dyn:
             T = dyn[0][1]["T"]
@@ -67,6 +81,7 @@ def _problem_lines(problems: dict) -> list[str]:
             t99 = [p["group_attrs"][DYNAMICS].get("t99", np.nan) for p, _ in dyn]
             lines.append("T_99         " + _stats(t99))
             lines += _t99_lines(problems)
+        lines += _scaling_lines(problems)
         hw = [d for d in (read_group(p["data"], HARDWARE) for p in problems.values()) if d]
         if hw:
             lines.append(f"hardware     {len(hw)} instances on the stand-in: P(ground) " +

@@ -58,6 +58,11 @@ def _encoding_record(payload: dict) -> tuple[dict, dict]:
             {"metadata": json.dumps(payload["metadata"], default=float)})
 
 
+def _scale(inst: Instance) -> str | None:
+    """H_P's scaling of a problem instance: "auto", or None for ``spec["scale"] == "none"``."""
+    return None if inst.spec.get("scale") == "none" else "auto"
+
+
 def _ground_record(bqm, full) -> tuple[dict, dict]:
     """An exact ground state from H_P's diagonal (bit i = variable i); not encoding's solver,
     whose import pulls in torch (seconds per worker process)."""
@@ -76,10 +81,15 @@ def _spectral_record(inst: Instance, bqm, full, settings: Settings, seed: int):
     sp = settings.spectral
     if not (sp.enabled and bqm.num_variables <= sp.max_qubits):
         return None
+    import simulate
+
     t = time.perf_counter()
-    H = spectral.AnnealingHamiltonian.from_bqm(bqm)  # sector "auto", as docs/design.md says
+    # sector "auto", as docs/design.md says
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm, scale=_scale(inst))
     datasets, attrs = spectral.min_gap(H, s_tol=sp.s_tol, levels=min(sp.levels, H.dim)
                                        ).to_record()
+    # the second cause of diabatic loss beside the gap: the schedule's kinks at its ends
+    attrs.update(simulate.boundary_terms(H).to_record()[1])
     attrs.update(s_tol=sp.s_tol, seconds=time.perf_counter() - t)
     return datasets, attrs
 
@@ -94,10 +104,8 @@ def _dynamics_record(inst: Instance, bqm, full, settings: Settings, seed: int):
     curve = simulate.success_curve(full, dy.T, t99=dy.t99 and n <= dy.t99_max_qubits,
                                    T_max=dy.t99_max_T, tol=dy.tol)
     datasets, attrs = curve.to_record()
-    # the second cause of diabatic loss beside the gap: the schedule's kinks at its ends
-    attrs.update(simulate.boundary_terms(full).to_record()[1])
     if dy.protocol:
-        attrs.update(simulate.paper_protocol(bqm, seed=seed).to_record()[1])
+        attrs.update(simulate.paper_protocol(bqm, seed=seed, scale=_scale(inst)).to_record()[1])
     attrs["seconds"] = time.perf_counter() - t
     return datasets, attrs
 
@@ -130,7 +138,7 @@ def _problem(inst: Instance, settings: Settings) -> tuple[dict, dict]:
     _place(data, attrs, ENCODING, _encoding_record(inst.payload))
     if n == 0:
         return data, attrs
-    full = spectral.AnnealingHamiltonian.from_bqm(bqm, sector="full")
+    full = spectral.AnnealingHamiltonian.from_bqm(bqm, sector="full", scale=_scale(inst))
     _place(data, attrs, ENCODING, _ground_record(bqm, full))
     seed = instance_seed(settings.study.seed, inst.id)
     for group, step in _PROBLEM_STEPS:

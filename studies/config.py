@@ -28,7 +28,9 @@ checked, before anything runs.
                  ``n_perm`` [200], ``null`` [true] (the re-initialised-weights null)
 ``[problems]``   ``formulations`` [["paper"]], ``qubits`` [[12]] (candidate caps n),
                  ``beta`` [formulation default], ``random_qubits`` [[]] and
-                 ``random_seeds`` [[0]] (random selection problems, proven penalty)
+                 ``random_seeds`` [[0]] (random selection problems, proven penalty),
+                 ``scales`` [["auto"]] (H_P divided by its largest Ising coefficient,
+                 "auto", or kept in the BQM's units, "none"; each problem once per entry)
 ``[spectral]``   ``enabled`` [true], ``levels`` [4], ``s_tol`` [1e-6], ``max_qubits`` [20]
 ``[dynamics]``   ``enabled`` [true], ``T`` [[10.0, 50.0, 100.0]], ``max_qubits`` [14],
                  ``t99`` [false], ``t99_max_qubits`` [8], ``t99_max_T`` [3000] (NaN
@@ -68,6 +70,7 @@ __all__ = ["StudyConfig", "load_config", "ConfigError", "SCHEMA", "Settings", "S
 
 _ARCHITECTURES = ("PaperNet", "GapNet")
 _FORMULATIONS = ("paper", "cardinality")
+_SCALES = ("auto", "none")
 _SOURCES = ("digits", "mnist", "stl10", "folder")
 _BACKBONES = ("digits-conv", "resnet18")
 #: what each data source needs at [data] path
@@ -294,7 +297,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                  "qubits": Key(list, [12], ListOf(int, _AT_LEAST_1)),
                  "beta": Key(float, None, _AT_LEAST_0),
                  "random_qubits": Key(list, [], ListOf(int, _AT_LEAST_1)),
-                 "random_seeds": Key(list, [0], ListOf(int, _AT_LEAST_0, nonempty=True))},
+                 "random_seeds": Key(list, [0], ListOf(int, _AT_LEAST_0, nonempty=True)),
+                 "scales": Key(list, ["auto"], ListOf(str, Options(_SCALES), nonempty=True))},
     "spectral": {"enabled": Key(bool, True), "levels": Key(int, 4, Interval(2)),
                  "s_tol": Key(float, 1e-6, _POSITIVE), "max_qubits": Key(int, 20)},
     "dynamics": {"enabled": Key(bool, True),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._findings import t99_fits_by_kind
+from ._findings import is_scaled, problem_kind, scaling_by_kind, t99_fits_by_kind
 from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
 from .store import StudyData, load_study
 
@@ -26,10 +26,11 @@ __all__ = ["write_report"]
 #: the figures of the report, in order, with their captions
 _FIGURES = {
     "levels": "Lowest levels and the gap along the anneal of the median-gap problem.",
-    "delta_min_histogram": "Minimum gaps of all problems.",
+    "delta_min_histogram": "Minimum gaps of the explained images' problems.",
     "scaling": "Minimum gap and its position against the number of qubits.",
     "p_success": "Success probability against anneal time; the reference paper's protocol.",
     "t99": "T_99 against 1/Δ_min², against T_boundary, and against their fitted sum.",
+    "t99_unscaled": "The same for the problems with H_P in the BQM's units.",
     "hardware": "The hardware stand-in beside the three predictions.",
 }
 
@@ -72,14 +73,17 @@ def _provenance(study: StudyData, path: Path) -> list[_Block]:
 
 
 def _problem_findings(study: StudyData) -> list[_Block]:
-    problems = study.of_kind("problem")
+    everything = study.of_kind("problem")
+    # energies and times are compared in the units of the scaled H; unscaled twins enter the
+    # T_99 fits and the scaling fits, each kind on its own
+    problems = {k: p for k, p in everything.items() if is_scaled(p["spec"])}
     blocks = [_Block("h2", "Findings: the anneal")]
     sp = [p["group_attrs"].get(SPECTRAL, {}) for p in problems.values()]
     gaps = [s["delta_min"] for s in sp if "delta_min" in s]
     if gaps:
         m, lo, hi = _median_interval(gaps)
         s_star = _median_interval([s["s_star"] for s in sp if "s_star" in s])
-        blocks.append(_Block("p", f"Over {len(gaps)} problems the minimum gap Δ_min has median "
+        blocks.append(_Block("p", f"Over {len(gaps)} problems (H_P scaled) the minimum gap Δ_min has median "
                                   f"{_fmt(m)} (95 % interval of the median {_fmt(lo)}–"
                                   f"{_fmt(hi)}; range {_fmt(min(gaps))}–{_fmt(max(gaps))}), "
                                   f"at s* with median {_fmt(s_star[0])} ({_fmt(s_star[1])}–"
@@ -94,7 +98,8 @@ def _problem_findings(study: StudyData) -> list[_Block]:
             parts.append(f"P({t:g}) median {_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})")
         blocks.append(_Block("p", f"The success probability over {len(dyn)} problems: "
                                   + "; ".join(parts) + "."))
-    blocks += _t99_findings(problems)
+    blocks += _t99_findings(everything)
+    blocks += _scaling_findings(everything)
     hw = [(iid, read_group(p["data"], HARDWARE)) for iid, p in problems.items()]
     hw = [(iid, d) for iid, d in hw if d]
     if hw:
@@ -130,6 +135,65 @@ def _t99_findings(problems: dict) -> list[_Block]:
                f"(worst {both.worst_factor:.2g})." if both else ".")))
     if len(rows) > 1:
         blocks.append(_Block("table", rows=rows))
+    return blocks
+
+
+_QUANTITIES = {"delta_min": "Δ_min", "t_boundary": "T_boundary", "t99": "T_99", "s_star": "s*"}
+
+
+def _per_n_table(members: list) -> list[list[str]]:
+    """Medians per n with their 95 % bootstrap intervals: Delta_min, s*, T_boundary, P(T)
+    at every T, T_99."""
+    dyn = {id(p): read_group(p["data"], DYNAMICS) for p in members}
+    T = next((d["T"] for d in dyn.values() if d), np.array([]))
+    head = ["n", "N", "Δ_min", "s*", "T_boundary"] + [f"P({t:g})" for t in T] + ["T_99"]
+    rows = [head]
+    for n in sorted({int(p["spec"].get("n", 0)) for p in members}):
+        at = [p for p in members if int(p["spec"].get("n", 0)) == n]
+        cells = [str(n), str(len(at))]
+        columns = [[p["group_attrs"].get(SPECTRAL, {}).get(q, np.nan) for p in at]
+                   for q in ("delta_min", "s_star", "t_boundary")]
+        columns += [[dyn[id(p)]["p_success"][k] if dyn[id(p)] and dyn[id(p)]["T"].shape
+                     == T.shape else np.nan for p in at] for k in range(T.size)]
+        columns.append([p["group_attrs"].get(DYNAMICS, {}).get("t99", np.nan) for p in at])
+        for values in columns:
+            finite = [v for v in values if np.isfinite(v)]
+            if not finite:
+                cells.append("–")
+                continue
+            m, lo, hi = _median_interval(finite)
+            cells.append(_fmt(m) if len(finite) == 1 else f"{_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})")
+        rows.append(cells)
+    return rows
+
+
+def _scaling_findings(problems: dict) -> list[_Block]:
+    """Per kind of problem with three or more n: the fitted scaling of each quantity, and
+    the medians per n."""
+    fits = scaling_by_kind(problems)
+    if not fits:
+        return []
+    blocks = [_Block("h2", "Findings: scaling with the number of qubits")]
+    for label, kind_fits in fits.items():
+        members = [p for p in problems.values() if problem_kind(p["spec"]) == label]
+        parts = []
+        for quantity, name in _QUANTITIES.items():
+            mine = [f for f in kind_fits if f.quantity == quantity]
+            if not mine:
+                continue
+            best = min(mine, key=lambda f: f.rms) if quantity != "s_star" else mine[0]
+            other = [f for f in mine if f is not best]
+            text = f"{name} {best.formula}"
+            if best.model != "linear":
+                text += f" (rms log10 {best.rms:.3f}" + "".join(
+                    f"; a {f.model} law {f.formula}, rms {f.rms:.3f}" for f in other) + ")"
+            parts.append(text)
+        qubits = sorted({int(p["spec"].get("n", 0)) for p in members})
+        blocks += [_Block("p", f"{label.capitalize()} (n = {', '.join(map(str, qubits))}; "
+                               f"{len(members)} problems), fitted against n with 95 % bootstrap "
+                               "intervals of the rate, the better model first: "
+                               + "; ".join(parts) + "."),
+                   _Block("table", rows=_per_n_table(members))]
     return blocks
 
 

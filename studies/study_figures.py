@@ -61,7 +61,8 @@ def _problems(study: StudyData) -> list[dict]:
                      "formulation": spec.get("formulation"), "inst": inst,
                      "delta_min": sp.get("delta_min", np.nan), "s_star": sp.get("s_star", np.nan),
                      "t99": dy.get("t99", np.nan), "protocol": dy.get("protocol_is_ground"),
-                     "t_boundary": dy.get("t_boundary", np.nan)})
+                     "t_boundary": sp.get("t_boundary", np.nan),
+                     "scale": spec.get("scale", "auto")})
     return rows
 
 
@@ -189,7 +190,7 @@ def _p_success(rows, out, formats):
         return _save(fig, out, "p_success", formats)
 
 
-def _t99(rows, out, formats):
+def _t99(rows, out, formats, stem="t99", units="H_P scaled"):
     good = [r for r in rows if np.isfinite(r["t99"]) and np.isfinite(r["delta_min"])]
     if not good:
         return []
@@ -224,7 +225,8 @@ def _t99(rows, out, formats):
             ax.set_xlabel(label)
             ax.set_ylabel(r"$T_{99}$")
         fig.colorbar(sc, ax=axes[0].tolist(), label="qubits n")
-        return _save(fig, out, "t99", formats)
+        fig.suptitle(f"What sets T_99 ({units}; {len(good)} problems)", fontsize=9)
+        return _save(fig, out, stem, formats)
 
 
 def _hardware(rows, out, formats):
@@ -320,8 +322,14 @@ def study_figures(path: str | PathLike, out: str | PathLike, *, formats=FORMATS)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = _problems(study)
+    # gaps, times and P(T) are in units of the scaled H; unscaled twins only enter T_99's own
+    # figure, where every predictor carries the units of its problem
+    scaled = [r for r in rows if r["scale"] == "auto"]
     paths = []
-    for draw in (_levels, _histogram, _scaling, _p_success, _t99, _hardware):
-        paths += draw(rows, out, formats)
+    for draw in (_levels, _histogram, _scaling, _p_success, _hardware):
+        paths += draw(scaled, out, formats)
+    paths += _t99(scaled, out, formats)
+    paths += _t99([r for r in rows if r["scale"] == "none"], out, formats,
+                  stem="t99_unscaled", units="H_P in the BQM's units")
     paths += _xai(study, out, formats)
     return paths

@@ -50,7 +50,7 @@ def test_a_study_writes_what_the_reference_commit_wrote(tmp_path):
         assert now[name][0].dtype == ref[name][0].dtype, name
         assert _same(now[name][0], ref[name][0]), name
         assert now[name][1].keys() == ref[name][1].keys(), name
-    boundary = [a for name, (v, a) in now.items() if v is None and name.endswith("/dynamics")]
+    boundary = [a for name, (v, a) in now.items() if v is None and name.endswith("/spectral")]
     assert boundary and all(  # beside T_99: the boundary terms of each problem
         a["t_boundary"] == pytest.approx(np.sqrt((a["b0"] + a["b1"]) / 0.01)) for a in boundary)
     for name, (value, attrs) in ref.items():
