@@ -189,7 +189,7 @@ def _scaling_findings(problems: dict) -> list[_Block]:
                     f"; a {f.model} law {f.formula}, rms {f.rms:.3f}" for f in other) + ")"
             parts.append(text)
         qubits = sorted({int(p["spec"].get("n", 0)) for p in members})
-        blocks += [_Block("p", f"{label.capitalize()} (n = {', '.join(map(str, qubits))}; "
+        blocks += [_Block("p", f"{label[0].upper()}{label[1:]} (n = {', '.join(map(str, qubits))}; "
                                f"{len(members)} problems), fitted against n with 95 % bootstrap "
                                "intervals of the rate, the better model first: "
                                + "; ".join(parts) + "."),
