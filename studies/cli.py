@@ -181,6 +181,14 @@ def _add_report(sub) -> None:
     report.add_argument("file", help="a study file (HDF5) written by qaxai run")
     report.add_argument("--out", required=True, metavar="DIR", help="output folder")
     report.set_defaults(func=_cmd_report)
+    results = sub.add_parser(
+        "results", help="the findings of several study files as one Markdown document",
+        description="Write the findings of each study file (sentences with numbers and "
+        "intervals, tables, the command that reproduces it) to one Markdown file; "
+        "docs/results.md is this for the shipped configs.")
+    results.add_argument("files", nargs="+", help="study files (HDF5) written by qaxai run")
+    results.add_argument("--out", required=True, metavar="FILE.md", help="the Markdown file")
+    results.set_defaults(func=_cmd_results)
 
 
 def _add_figures(sub) -> None:
@@ -430,6 +438,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from ._summary import summarise
 
     print(summarise(args.file, xai_tables=args.xai))
+    return 0
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from .results import write_results
+
+    print(write_results(args.files, args.out))
     return 0
 
 

@@ -74,46 +74,78 @@ def _provenance(study: StudyData, path: Path) -> list[_Block]:
 
 def _problem_findings(study: StudyData) -> list[_Block]:
     everything = study.of_kind("problem")
+    if not everything:
+        return []
     # energies and times are compared in the units of the scaled H; unscaled twins enter the
-    # T_99 fits and the scaling fits, each kind on its own
+    # per-kind table, the T_99 fits and the scaling fits, each kind on its own
     problems = {k: p for k, p in everything.items() if is_scaled(p["spec"])}
     blocks = [_Block("h2", "Findings: the anneal")]
+    blocks += _gap_and_success(problems)
+    blocks.append(_Block("table", rows=_per_kind_table(everything)))
+    blocks += _protocol_findings(problems)
+    blocks += _t99_findings(everything)
+    blocks += _scaling_findings(everything)
+    blocks += _hardware_findings(problems)
+    return blocks
+
+
+def _gap_and_success(problems: dict) -> list[_Block]:
+    """Delta_min, s* and P(T) over all (scaled) problems, with intervals of the medians."""
+    blocks = []
     sp = [p["group_attrs"].get(SPECTRAL, {}) for p in problems.values()]
     gaps = [s["delta_min"] for s in sp if "delta_min" in s]
     if gaps:
         m, lo, hi = _median_interval(gaps)
         s_star = _median_interval([s["s_star"] for s in sp if "s_star" in s])
-        blocks.append(_Block("p", f"Over {len(gaps)} problems (H_P scaled) the minimum gap Δ_min has median "
-                                  f"{_fmt(m)} (95 % interval of the median {_fmt(lo)}–"
-                                  f"{_fmt(hi)}; range {_fmt(min(gaps))}–{_fmt(max(gaps))}), "
-                                  f"at s* with median {_fmt(s_star[0])} ({_fmt(s_star[1])}–"
-                                  f"{_fmt(s_star[2])})."))
+        blocks.append(_Block("p", f"Over {len(gaps)} problems (H_P scaled) the minimum gap "
+                                  f"Δ_min has median {_fmt(m)} (95 % interval of the median "
+                                  f"{_fmt(lo)}–{_fmt(hi)}; range {_fmt(min(gaps))}–"
+                                  f"{_fmt(max(gaps))}), at s* with median {_fmt(s_star[0])} "
+                                  f"({_fmt(s_star[1])}–{_fmt(s_star[2])})."))
     dyn = [read_group(p["data"], DYNAMICS) for p in problems.values()]
     dyn = [d for d in dyn if d]
     if dyn:
         T = dyn[0]["T"]
         parts = []
         for k, t in enumerate(T):
-            m, lo, hi = _median_interval([d["p_success"][k] for d in dyn if d["T"].shape == T.shape])
+            m, lo, hi = _median_interval([d["p_success"][k] for d in dyn
+                                          if d["T"].shape == T.shape])
             parts.append(f"P({t:g}) median {_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})")
         blocks.append(_Block("p", f"The success probability over {len(dyn)} problems: "
                                   + "; ".join(parts) + "."))
-    blocks += _t99_findings(everything)
-    blocks += _scaling_findings(everything)
+    return blocks
+
+
+def _protocol_findings(problems: dict) -> list[_Block]:
+    """How often the reference paper's d^2 shots held a ground state, beside P(T)."""
+    ran = [p["group_attrs"][DYNAMICS] for p in problems.values()
+           if "protocol_is_ground" in p["group_attrs"].get(DYNAMICS, {})]
+    if not ran:
+        return []
+    found = sum(bool(a["protocol_is_ground"]) for a in ran)
+    fidelity = _median_interval([a["protocol_fidelity"] for a in ran])
+    return [_Block("p", f"The reference paper's protocol (τ = 50, dt = 0.01, d² shots from "
+                        f"|ψ(τ)|²) found a ground state in {found} of {len(ran)} problems, while "
+                        f"the probability of a ground state in one shot, P(50), has median "
+                        f"{_fmt(fidelity[0])} ({_fmt(fidelity[1])}–{_fmt(fidelity[2])}): "
+                        "d² shots find the answer even where one anneal rarely ends in it.")]
+
+
+def _hardware_findings(problems: dict) -> list[_Block]:
     hw = [(iid, read_group(p["data"], HARDWARE)) for iid, p in problems.items()]
     hw = [(iid, d) for iid, d in hw if d]
-    if hw:
-        rows = [["problem", "anneal (µs)", "P(ground) measured", "Wilson 95 %",
-                 "closed system", "Boltzmann"]]
-        for iid, d in hw:
-            for k, t in enumerate(d["annealing_time_us"]):
-                rows.append([iid, f"{t:g}", _fmt(d["p_ground"][k]), f"{_fmt(d['p_ground_low'][k])}–"
-                             f"{_fmt(d['p_ground_high'][k])}", _fmt(d["closed_system"][k]),
-                             _fmt(d["boltzmann"][k])])
-        blocks += [_Block("p", f"On the hardware stand-in ({len(hw)} problems), P(ground) "
-                               "beside the closed-system and Boltzmann predictions:"),
-                   _Block("table", rows=rows)]
-    return blocks
+    if not hw:
+        return []
+    rows = [["problem", "anneal (µs)", "P(ground) measured", "Wilson 95 %",
+             "closed system", "Boltzmann"]]
+    for iid, d in hw:
+        for k, t in enumerate(d["annealing_time_us"]):
+            rows.append([iid, f"{t:g}", _fmt(d["p_ground"][k]), f"{_fmt(d['p_ground_low'][k])}–"
+                         f"{_fmt(d['p_ground_high'][k])}", _fmt(d["closed_system"][k]),
+                         _fmt(d["boltzmann"][k])])
+    return [_Block("p", f"On the hardware stand-in ({len(hw)} problems), P(ground) "
+                        "beside the closed-system and Boltzmann predictions:"),
+            _Block("table", rows=rows)]
 
 
 def _t99_findings(problems: dict) -> list[_Block]:
@@ -129,10 +161,10 @@ def _t99_findings(problems: dict) -> list[_Block]:
         blocks.append(_Block("p", (
             f"For the {gap.count} {label} with T_99, {better} T_99 better alone: "
             f"1/Δ_min² within a factor {10 ** gap.rms_log10:.2f} on average (worst "
-            f"{gap.worst_factor:.2g}), T_boundary within {10 ** edge.rms_log10:.2f} (worst "
-            f"{edge.worst_factor:.2g})")
+            f"{gap.worst_factor:.3g}), T_boundary within {10 ** edge.rms_log10:.2f} (worst "
+            f"{edge.worst_factor:.3g})")
             + (f"; their fitted sum ({both.formula}) within {10 ** both.rms_log10:.2f} "
-               f"(worst {both.worst_factor:.2g})." if both else ".")))
+               f"(worst {both.worst_factor:.3g})." if both else ".")))
     if len(rows) > 1:
         blocks.append(_Block("table", rows=rows))
     return blocks
@@ -141,30 +173,35 @@ def _t99_findings(problems: dict) -> list[_Block]:
 _QUANTITIES = {"delta_min": "Δ_min", "t_boundary": "T_boundary", "t99": "T_99", "s_star": "s*"}
 
 
-def _per_n_table(members: list) -> list[list[str]]:
-    """Medians per n with their 95 % bootstrap intervals: Delta_min, s*, T_boundary, P(T)
-    at every T, T_99."""
-    dyn = {id(p): read_group(p["data"], DYNAMICS) for p in members}
+def _per_kind_table(problems: dict) -> list[list[str]]:
+    """Per kind of problem and n: the count, and the medians with their 95 % bootstrap
+    intervals of Delta_min, s*, T_boundary, P(T) at every T and T_99."""
+    dyn = {iid: read_group(p["data"], DYNAMICS) for iid, p in problems.items()}
     T = next((d["T"] for d in dyn.values() if d), np.array([]))
-    head = ["n", "N", "Δ_min", "s*", "T_boundary"] + [f"P({t:g})" for t in T] + ["T_99"]
-    rows = [head]
-    for n in sorted({int(p["spec"].get("n", 0)) for p in members}):
-        at = [p for p in members if int(p["spec"].get("n", 0)) == n]
-        cells = [str(n), str(len(at))]
-        columns = [[p["group_attrs"].get(SPECTRAL, {}).get(q, np.nan) for p in at]
+    rows = [["problems", "n", "N", "Δ_min", "s*", "T_boundary"]
+            + [f"P({t:g})" for t in T] + ["T_99"]]
+    kinds: dict[tuple, list] = {}
+    for iid, p in problems.items():
+        kinds.setdefault((problem_kind(p["spec"]), int(p["spec"].get("n", 0))), []).append(iid)
+    for (kind, n), ids in sorted(kinds.items()):
+        attrs = [problems[i]["group_attrs"] for i in ids]
+        columns = [[a.get(SPECTRAL, {}).get(q, np.nan) for a in attrs]
                    for q in ("delta_min", "s_star", "t_boundary")]
-        columns += [[dyn[id(p)]["p_success"][k] if dyn[id(p)] and dyn[id(p)]["T"].shape
-                     == T.shape else np.nan for p in at] for k in range(T.size)]
-        columns.append([p["group_attrs"].get(DYNAMICS, {}).get("t99", np.nan) for p in at])
-        for values in columns:
-            finite = [v for v in values if np.isfinite(v)]
-            if not finite:
-                cells.append("–")
-                continue
-            m, lo, hi = _median_interval(finite)
-            cells.append(_fmt(m) if len(finite) == 1 else f"{_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})")
-        rows.append(cells)
+        columns += [[dyn[i]["p_success"][k] if dyn[i] and dyn[i]["T"].shape == T.shape
+                     else np.nan for i in ids] for k in range(T.size)]
+        columns.append([a.get(DYNAMICS, {}).get("t99", np.nan) for a in attrs])
+        rows.append([kind, str(n), str(len(ids))] + [_median_cell(v) for v in columns])
     return rows
+
+
+def _median_cell(values) -> str:
+    finite = [v for v in values if np.isfinite(v)]
+    if not finite:
+        return "–"
+    if len(finite) == 1:
+        return _fmt(finite[0])
+    m, lo, hi = _median_interval(finite)
+    return f"{_fmt(m)} ({_fmt(lo)}–{_fmt(hi)})"
 
 
 def _scaling_findings(problems: dict) -> list[_Block]:
@@ -192,9 +229,81 @@ def _scaling_findings(problems: dict) -> list[_Block]:
         blocks += [_Block("p", f"{label[0].upper()}{label[1:]} (n = {', '.join(map(str, qubits))}; "
                                f"{len(members)} problems), fitted against n with 95 % bootstrap "
                                "intervals of the rate, the better model first: "
-                               + "; ".join(parts) + "."),
-                   _Block("table", rows=_per_n_table(members))]
+                               + "; ".join(parts) + ".")]
     return blocks
+
+
+#: the columns of the explanations' overview table: (space, metric, heading)
+_XAI_COLUMNS = (("selection", "Bhattacharyya off-diag", "Bhattacharyya ↓"),
+                ("selection", "silhouette", "silhouette, selection ↑"),
+                ("channels", "silhouette", "silhouette, channels ↑"),
+                ("heatmap", "silhouette", "silhouette, heatmap ↑"),
+                ("heatmap", "average drop %", "Average Drop % ↓"),
+                ("heatmap", "deletion AUC", "deletion AUC ↓"),
+                ("selection", "retained score", "retained ↑"))
+
+
+def _xai_overview(table: list[dict]) -> list[list[str]]:
+    """Methods by rows (the null's after the trained ones), the main metrics by columns:
+    value and 95 % interval (the null's value alone)."""
+    cell = {(r["weights"], r["method"], r["space"], r["metric"]): r for r in table}
+    rows = [["method"] + [h for _, _, h in _XAI_COLUMNS]]
+    for weights in dict.fromkeys(r["weights"] for r in table):
+        for method in dict.fromkeys(r["method"] for r in table if r["weights"] == weights):
+            name = method if weights == "trained" else f"{method} ({weights})"
+            cells = []
+            for space, metric, _ in _XAI_COLUMNS:
+                r = cell.get((weights, method, space, metric))
+                cells.append("—" if r is None else _fmt(r["value"]) if weights != "trained"
+                             else f"{_fmt(r['value'])} [{_fmt(r['low'])}, {_fmt(r['high'])}]")
+            rows.append([name] + cells)
+    return rows
+
+
+def _versus(a: dict, b: dict, lower_is_better: bool) -> str:
+    """"a value [interval] against b value [interval]: a is better/worse/tied" in words."""
+    text = (f"{_fmt(a['value'])} [{_fmt(a['low'])}, {_fmt(a['high'])}] against "
+            f"{_fmt(b['value'])} [{_fmt(b['low'])}, {_fmt(b['high'])}]")
+    if a["high"] < b["low"] or b["high"] < a["low"]:
+        better = (a["value"] < b["value"]) == lower_is_better
+        return text + (": better, the intervals apart" if better else
+                       ": worse, the intervals apart")
+    return text + ": the intervals overlap"
+
+
+def _xai_comparisons(table: list[dict]) -> list[str]:
+    """The reference paper's claim and the fair tests of it, each in a sentence: QUBO against
+    GradCAM and GradCAM++ on heatmap disentanglement, against top-m GradCAM at equal m, and
+    against the re-initialised network."""
+    cell = {(r["weights"], r["method"], r["space"], r["metric"]): r for r in table}
+    qubos = [m for m in dict.fromkeys(r["method"] for r in table) if m.startswith("qubo")]
+    sentences = []
+    for q in qubos:
+        heat = cell.get(("trained", q, "heatmap", "silhouette"))
+        for other in ("gradcam", "gradcam++"):
+            o = cell.get(("trained", other, "heatmap", "silhouette"))
+            if heat and o:
+                sentences.append(f"Heatmap silhouette (higher = classes more distinct), {q} "
+                                 f"against {other}: {_versus(heat, o, False)}.")
+        bc = cell.get(("trained", q, "selection", "Bhattacharyya off-diag"))
+        top = cell.get(("trained", "top-m gradcam", "selection", "Bhattacharyya off-diag"))
+        if bc and top:
+            sentences.append(f"At equal m, the Bhattacharyya coefficient (lower = more "
+                             f"distinct) of {q} against top-m gradcam: {_versus(bc, top, True)}.")
+        for space, metric, lower in (("selection", "Bhattacharyya off-diag", True),
+                                     ("heatmap", "silhouette", False)):
+            mine = cell.get(("trained", q, space, metric))
+            null = next((r for (w, m, sp, me), r in cell.items() if w != "trained"
+                         and m == q and (sp, me) == (space, metric)), None)
+            if mine and null:
+                as_good = (null["value"] <= mine["value"]) == lower
+                sentences.append(
+                    f"On re-initialised weights, {q}'s {space} {metric} is {_fmt(null['value'])} "
+                    f"against {_fmt(mine['value'])} trained: " + (
+                        "as distinct or more without training, so this score does not show "
+                        "what training taught the network." if as_good else
+                        "less distinct without training."))
+    return sentences
 
 
 def _xai_findings(study: StudyData) -> list[_Block]:
@@ -203,6 +312,9 @@ def _xai_findings(study: StudyData) -> list[_Block]:
         d = read_group(inst["data"], XAI)
         cols = ("weights", "method", "space", "metric", "value", "low", "high", "p_value")
         table = [dict(zip(cols, v)) for v in zip(*(d[f"table/{c}"] for c in cols))]
+        for r in table:
+            r["weights"], r["method"] = str(r["weights"]), str(r["method"])
+            r["space"], r["metric"] = str(r["space"]), str(r["metric"])
         bc = [r for r in table if r["metric"] == "Bhattacharyya off-diag"]
         if not bc:
             continue
@@ -213,11 +325,12 @@ def _xai_findings(study: StudyData) -> list[_Block]:
             "bootstrap intervals): " + "; ".join(
                 f"{r['method']} {_fmt(r['value'])} ({_fmt(r['low'])}–{_fmt(r['high'])})"
                 for r in trained) + f". The most distinct is {trained[0]['method']}."))]
-        rows = [["weights", "method", "value", "95 % interval", "p"]]
-        rows += [[r["weights"], r["method"], _fmt(r["value"]),
-                  f"{_fmt(r['low'])}–{_fmt(r['high'])}",
-                  "–" if not np.isfinite(r["p_value"]) else _fmt(r["p_value"])] for r in bc]
-        blocks.append(_Block("table", rows=rows))
+        blocks += [_Block("p", text) for text in _xai_comparisons(table)]
+        p = [r["p_value"] for r in table if np.isfinite(r["p_value"])]
+        if p:
+            blocks.append(_Block("p", f"Label-permutation p-values of the disentanglement "
+                                      f"scores: {_fmt(min(p))} to {_fmt(max(p))}."))
+        blocks.append(_Block("table", rows=_xai_overview(table)))
     return blocks
 
 
@@ -262,11 +375,18 @@ def _html(title: str, blocks: list[_Block]) -> str:
     return "\n".join(out)
 
 
-def _markdown(title: str, blocks: list[_Block], root: Path) -> str:
-    out = [f"# {title}", ""]
+def findings(study: StudyData) -> list[_Block]:
+    """The findings of a study: the anneal's, then the explanations'."""
+    return _problem_findings(study) + _xai_findings(study)
+
+
+def _markdown(title: str, blocks: list[_Block], root: Path | None, *, level: int = 1) -> str:
+    """Markdown of ``blocks`` under a heading of ``level`` (figure links relative to
+    ``root``)."""
+    out = [f"{'#' * level} {title}", ""] if title else []
     for b in blocks:
         if b.kind == "h2":
-            out += [f"## {b.text}", ""]
+            out += [f"{'#' * (level + 1)} {b.text}", ""]
         elif b.kind == "p":
             out += [b.text, ""]
         elif b.kind == "pre":
@@ -294,8 +414,7 @@ def write_report(path: str | PathLike, out: str | PathLike) -> tuple[Path, Path]
     study = load_study(path)
     out.mkdir(parents=True, exist_ok=True)
     title = f"qaxai study report: {path.stem}"
-    blocks = (_problem_findings(study) + _xai_findings(study) + _figures(path, out / "figures")
-              + _provenance(study, path))
+    blocks = findings(study) + _figures(path, out / "figures") + _provenance(study, path)
     html_path, md_path = out / "report.html", out / "report.md"
     html_path.write_text(_html(title, blocks), encoding="utf-8")
     md_path.write_text(_markdown(title, blocks, out), encoding="utf-8")

@@ -64,3 +64,48 @@ def test_report_page_and_markdown(tiny_study, tmp_path, capsys):
     targets = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(targets) == len(page.images)
     assert all((tmp_path / "rep" / t).is_file() for t in targets)
+
+
+def test_results_document_states_each_study_with_its_numbers(tiny_study, tmp_path):
+    import numpy as np
+
+    from studies._layout import XAI, read_group
+    from studies.results import write_results
+
+    _, path, _ = tiny_study
+    out = write_results([path], tmp_path / "docs" / "results.md")
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Results\n")
+    assert "## tiny" in text and "### The anneal" in text
+    assert "- `builtin:quick`:" in text  # shipped configs without a file are named
+    assert "qaxai run CONFIG.toml" in text  # the tiny config is not a shipped one
+    study = load_study(path)
+    (xai_id, inst), = study.of_kind("xai").items()
+    assert f"### Explanations ({xai_id})" in text
+    d = read_group(inst["data"], XAI)
+    rows = {(str(w), str(m), str(s), str(k)): v for w, m, s, k, v in zip(
+        d["table/weights"], d["table/method"], d["table/space"], d["table/metric"],
+        d["table/value"])}
+    qubo = rows[("trained", "qubo-paper", "heatmap", "silhouette")]
+    grad = rows[("trained", "gradcam", "heatmap", "silhouette")]
+    sentence = next(line for line in text.splitlines()
+                    if line.startswith("Heatmap silhouette") and "qubo-paper against gradcam:"
+                    in line)
+    assert f"{qubo:.3g} [" in sentence and f"against {grad:.3g} [" in sentence
+    header = next(line for line in text.splitlines() if line.startswith("| method |"))
+    assert "Bhattacharyya ↓" in header and "deletion AUC ↓" in header
+    bc = rows[("trained", "qubo-paper", "selection", "Bhattacharyya off-diag")]
+    row = next(line for line in text.splitlines() if line.startswith("| qubo-paper |"))
+    assert row.split("|")[2].strip().startswith(f"{bc:.3g} [")
+    assert np.isfinite(bc)
+
+
+def test_versus_says_which_is_better_only_when_the_intervals_are_apart():
+    from studies.report import _versus
+
+    a = {"value": 0.2, "low": 0.15, "high": 0.25}
+    b = {"value": 0.5, "low": 0.4, "high": 0.6}
+    assert _versus(a, b, lower_is_better=True).endswith("better, the intervals apart")
+    assert _versus(a, b, lower_is_better=False).endswith("worse, the intervals apart")
+    c = {"value": 0.3, "low": 0.2, "high": 0.45}
+    assert _versus(a, c, lower_is_better=True).endswith("the intervals overlap")
