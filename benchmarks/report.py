@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["spectral", "min_gap", "matvec_traffic", "dynamics", "encoding", "explain",
-         "explain_resnet224", "runner", "paper_stl10"]
+         "explain_resnet224", "runner", "studies", "paper_stl10"]
 
 
 def _cell(value) -> str:

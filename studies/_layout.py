@@ -28,7 +28,8 @@ GROUPS = {
     XAI: "encoding.XaiStudy.to_record",
 }
 
-_E = "dimensionless energy (the scaled H of docs/design.md)"
+# an unscaled twin (spec scale "none") keeps H_P in the BQM's units, and so its energies
+_E = "energy of H: dimensionless (scaled H_P), BQM energy if spec scale is 'none'"
 
 # pattern -> (shape, units, meaning)
 LAYOUT: dict[str, tuple[str, str, str]] = {
@@ -50,7 +51,7 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "spectral/gaps": ("(m,)", _E, "Delta(s) = E_d(s) - E_0(s) on the coarse sweep"),
     "spectral/residuals": ("(levels,)", _E, "residual norms of the eigenpairs at s*"),
     # dynamics
-    "dynamics/T": ("(k,)", "inverse dimensionless energy (hbar = 1)", "total anneal times"),
+    "dynamics/T": ("(k,)", "inverse energy of H (hbar = 1; see spectral/gaps)", "total anneal times"),
     "dynamics/p_success": ("(k,)", "probability", "P(T): ground-manifold population of psi(T)"),
     # hardware stand-in (or QPU) beside the three predictions
     "hardware/annealing_time_us": ("(k,)", "microseconds", "anneal times"),
@@ -98,7 +99,9 @@ ROOT_ATTRS = {
 
 INSTANCE_ATTRS = {
     "status": "'complete' or 'failed' (absent: half-written, redone on resume)",
-    "kind": "'problem' or 'xai'", "spec": "JSON: what was computed and from what",
+    "kind": "'problem' or 'xai'",
+    "spec": "JSON: what was computed and from what; scale 'none' marks a problem whose H_P "
+            "is in the BQM's units (absent: scaled)",
     "error": "traceback of a failed instance", "seconds": "compute time on the worker",
     "worker": "host:pid that computed it",
     "spectral attrs": "delta_min, s_star, degeneracy, sector, scale, matvecs, evaluations, "
