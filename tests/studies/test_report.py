@@ -17,6 +17,12 @@ class _Page(HTMLParser):
         self._in = None
         self.links = []
 
+    @classmethod
+    def images_of(cls, text: str) -> list[str]:
+        page = cls()
+        page.feed(text)
+        return page.images
+
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "img":
@@ -109,3 +115,35 @@ def test_versus_says_which_is_better_only_when_the_intervals_are_apart():
     assert _versus(a, b, lower_is_better=False).endswith("worse, the intervals apart")
     c = {"value": 0.3, "low": 0.2, "high": 0.45}
     assert _versus(a, c, lower_is_better=True).endswith("the intervals overlap")
+
+
+_BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def test_report_opens_in_a_real_browser_with_every_figure_shown(tiny_study, tmp_path):
+    """Headless Chromium loads the page and decodes every embedded figure (skipped where no
+    Chromium is installed: Debian's package ``chromium`` provides one)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    browser = next((b for b in map(shutil.which, _BROWSERS) if b), None)
+    if browser is None:
+        pytest.skip("no Chromium on this machine")
+    _, path, _ = tiny_study
+    main(["report", str(path), "--out", str(tmp_path / "rep")])
+    page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    # a copy of the page reports, once loaded, how many of its images the browser decoded
+    probe = ('<script>addEventListener("load", () => { const im = [...document.images]; '
+             'document.body.setAttribute("data-shown", im.filter(i => i.complete && '
+             'i.naturalWidth > 100).length + "/" + im.length); });</script></body>')
+    (tmp_path / "probe.html").write_text(page.replace("</body>", probe), encoding="utf-8")
+    out = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=10000", "--dump-dom",
+                          (tmp_path / "probe.html").as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    shown = re.search(r'data-shown="(\d+)/(\d+)"', out.stdout)
+    assert shown, out.stderr[-2000:]
+    assert int(shown.group(2)) == len(_Page.images_of(page)) >= 5
+    assert shown.group(1) == shown.group(2)
