@@ -141,7 +141,7 @@ def _observables(H, states, s_points, dephasing):
 def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "auto",
            dephasing: float | None = None, checkpoints=None, tol: float = DEFAULT_TOL,
            dt: float | None = None, qutip_options: dict | None = None,
-           memory_limit: float | None = None) -> AnnealResult:
+           memory_limit: float | None = None, device=None) -> AnnealResult:
     """Evolve the ground state of H(0) under H(t/T) for t in [0, T] (hbar = 1).
 
     Parameters
@@ -179,7 +179,12 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     qutip_options : dict, optional
         Overrides of the QuTiP options (for a method that takes solver options).
     memory_limit : float, optional
-        Bytes allowed (default 90 % of available memory).
+        Bytes allowed (default 90 % of available memory; of the device's free memory for
+        the state on a device).
+    device : str or torch.device, optional
+        Run the integrator on this torch device ("cuda", "cpu"): "split" only (the same
+        splittings and error control on complex128 tensors); "auto" then means "split".
+        None (default): the Numba kernels.
 
     Returns
     -------
@@ -194,17 +199,30 @@ def anneal(bqm_or_H, T: float, *, schedule=None, scale="auto", method: str = "au
     if dt is not None and not (math.isfinite(dt) and 0 < dt <= T):
         raise SimulationError(f"dt must be in (0, T], got {dt!r}.")
     dephasing = float(dephasing) if dephasing else None
-    H = as_hamiltonian(bqm_or_H, schedule, scale, "full", memory_limit)
+    # with a device, memory_limit is the device's; the host keeps its default guard
+    H = as_hamiltonian(bqm_or_H, schedule, scale, "full",
+                       memory_limit if device is None else None)
     chosen = choose_method(method, n=H.n, dephasing=bool(dephasing), dt=dt is not None,
-                           options=bool(qutip_options))
+                           options=bool(qutip_options), device=device is not None)
     method = chosen.name
-    per_state = 16.0 * H.dim * (H.dim if dephasing else 1)
-    check_memory(per_state * chosen.work_vectors + 24.0 * H.dim * (H.n + 2),
-                 n=H.n, what=f"the {method} time evolution", memory_limit=memory_limit)
     s_points = _checkpoints(checkpoints)
+    per_state = 16.0 * H.dim * (H.dim if dephasing else 1)
+    extra = {}
+    if device is None:
+        check_memory(per_state * chosen.work_vectors + 24.0 * H.dim * (H.n + 2),
+                     n=H.n, what=f"the {method} time evolution", memory_limit=memory_limit)
+    else:
+        # on the device: two complex states, the energies, the phase moduli and angles;
+        # on the host: the diagonal and the states handed back
+        spectral.check_device_memory(56.0 * H.dim, n=H.n,
+                                     what=f"the {method} time evolution", device=device,
+                                     memory_limit=memory_limit)
+        check_memory(per_state * (s_points.size + 2) + 8.0 * H.dim, n=H.n,
+                     what=f"the {method} time evolution's host copies")
+        extra["device"] = device
     psi0 = initial_state(H)
     states, info = chosen.integrate(H, T, psi0, s_points, tol=tol, dt=dt, dephasing=dephasing,
-                                    options=qutip_options)
+                                    options=qutip_options, **extra)
     energy, fidelity, population, ground = _observables(H, states, s_points, dephasing)
     info["seconds"] = time.perf_counter() - t0
     return AnnealResult(

@@ -44,6 +44,9 @@ class Method:
         Takes solver ``options`` (a dict) of its own.
     work_vectors : int
         State-sized arrays it holds at once (for the memory guard).
+    device : bool
+        Runs on a torch device when given one (``anneal(..., device=)``); the integrator then
+        takes a ``device`` keyword.
     max_qubits : int or None
         Largest n it accepts (None: as many as memory allows).
     preference : int
@@ -60,9 +63,13 @@ class Method:
     work_vectors: int = 6
     max_qubits: int | None = None
     preference: int = 100
+    device: bool = False
 
-    def supports(self, *, n: int, dephasing: bool, dt: bool, options: bool) -> str | None:
+    def supports(self, *, n: int, dephasing: bool, dt: bool, options: bool,
+                 device: bool = False) -> str | None:
         """Why this method cannot run the request, or None when it can."""
+        if device and not self.device:
+            return "it runs on the CPU only (no torch device)"
         if dephasing and not self.dephasing:
             return "it evolves pure states only (no dephasing)"
         if dt and not self.fixed_dt:
@@ -86,31 +93,35 @@ def register_method(method: Method) -> Method:
     return method
 
 
-def choose_method(name: str, *, n: int, dephasing: bool, dt: bool, options: bool) -> Method:
+def choose_method(name: str, *, n: int, dephasing: bool, dt: bool, options: bool,
+                  device: bool = False) -> Method:
     """The registered method ``name``, or for ``"auto"`` the preferred one that can run the
     request; raises :class:`SimulationError` naming the reason when none can."""
     if name == "auto":
         able = [m for m in METHODS.values()
-                if m.supports(n=n, dephasing=dephasing, dt=dt, options=options) is None]
+                if m.supports(n=n, dephasing=dephasing, dt=dt, options=options,
+                           device=device) is None]
         if not able:
             raise SimulationError(
                 f"no registered method can run this anneal (n = {n}, dephasing = {dephasing}, "
-                f"fixed dt = {dt}, solver options = {options}); registered: {list(METHODS)}.")
+                f"fixed dt = {dt}, solver options = {options}, device = {device}); "
+                f"registered: {list(METHODS)}.")
         return min(able, key=lambda m: m.preference)
     if name not in METHODS:
         raise SimulationError(f"method must be 'auto' or one of {list(METHODS)}, got {name!r}.")
     method = METHODS[name]
-    why = method.supports(n=n, dephasing=dephasing, dt=dt, options=options)
+    why = method.supports(n=n, dephasing=dephasing, dt=dt, options=options, device=device)
     if why is not None:
         able = [m.name for m in METHODS.values()
-                if m.supports(n=n, dephasing=dephasing, dt=dt, options=options) is None]
+                if m.supports(n=n, dephasing=dephasing, dt=dt, options=options,
+                           device=device) is None]
         raise SimulationError(f"method {name!r} cannot run this anneal: {why}; use one of "
                               f"{able or ['(none registered)']} or method='auto'.")
     return method
 
 
-def _split_integrator(H, T, psi0, s_points, *, tol, dt, dephasing, options):
-    return _split(H.diagonal(), H.schedule, T, psi0, s_points, tol=tol, dt=dt)
+def _split_integrator(H, T, psi0, s_points, *, tol, dt, dephasing, options, device=None):
+    return _split(H.diagonal(), H.schedule, T, psi0, s_points, tol=tol, dt=dt, device=device)
 
 
 def _dop853_integrator(H, T, psi0, s_points, *, tol, dt, dephasing, options):
@@ -131,7 +142,7 @@ def _qutip_integrator(H, T, psi0, s_points, *, tol, dt, dephasing, options):
 register_method(Method(
     "split", _split_integrator, "split-operator propagator: Blanes & Moan's sixth-order "
     "splitting with global error control, or Suzuki's fourth order with a fixed dt",
-    fixed_dt=True, work_vectors=6, preference=0))
+    fixed_dt=True, work_vectors=6, preference=0, device=True))
 register_method(Method(
     "magnus", _magnus_integrator, "fourth-order commutator-free Magnus steps with Chebyshev "
     "exponentials of the matrix-free H", work_vectors=6, preference=2))

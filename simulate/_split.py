@@ -171,11 +171,13 @@ class SplitPropagator:
 
 
 def propagate(energies, schedule, T, psi0, s_points, *, tol=1e-7, dt=None,
-              splitting: Splitting | None = None, steps0=None):
+              splitting: Splitting | None = None, steps0=None, device=None):
     """Evolve ``psi0`` over the anneal, returning the states at ``s_points`` (the last = 1).
 
     ``splitting``: the step (:data:`BLANES_MOAN6`, :data:`KAHAN_LI6`, :data:`SUZUKI4`); by
     default ``BLANES_MOAN6`` under error control and ``SUZUKI4`` with a fixed step ``dt``.
+    ``device``: a torch device ("cuda", "cpu") to run the same splitting on
+    (:mod:`simulate._torch_split`); None: the Numba kernels.
 
     Returns
     -------
@@ -188,7 +190,12 @@ def propagate(energies, schedule, T, psi0, s_points, *, tol=1e-7, dt=None,
     t_start = time.perf_counter()
     if splitting is None:
         splitting = SUZUKI4 if dt is not None else BLANES_MOAN6
-    prop = SplitPropagator(energies, schedule, T, splitting)
+    if device is None:
+        prop = SplitPropagator(energies, schedule, T, splitting)
+    else:
+        from ._torch_split import TorchSplitPropagator
+
+        prop = TorchSplitPropagator(energies, schedule, T, splitting, device)
     s_points = np.asarray(s_points, dtype=float)
     seg = np.diff(np.concatenate([[0.0], s_points]))
 

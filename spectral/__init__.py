@@ -12,8 +12,9 @@ Any ``dimod.BinaryQuadraticModel`` works: variable ``i`` of ``list(bqm.variables
 
 The low-level surface for packages that integrate the dynamics on the same operator:
 :mod:`spectral.kernels` (the compiled matvec), :meth:`AnnealingHamiltonian.kernel_arguments`,
-:func:`as_hamiltonian`, :func:`check_memory`, :func:`check_s`, :meth:`Schedule.evaluate`, and
-the Ising form of a BQM (:func:`ising_from_bqm`, :func:`ising_energies`).
+:func:`as_hamiltonian`, :func:`check_memory`, :func:`check_s`, :meth:`Schedule.evaluate`, the
+Ising form of a BQM (:func:`ising_from_bqm`, :func:`ising_energies`), and for torch devices
+:func:`resolve_device` and :func:`check_device_memory`.
 """
 
 from . import kernels
@@ -23,6 +24,7 @@ from ._levels import BACKENDS, Handover, Levels, lowest_levels, register_backend
 from ._memory import available_memory, check_memory
 from ._problem import IsingProblem, ising_energies, ising_from_bqm
 from ._schedule import Schedule, check_s
+from ._torch import check_device_memory, resolve_device
 from .exceptions import ConvergenceError, MemoryGuardError, ScheduleError, SpectralError
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "as_hamiltonian",
     "check_memory",
     "check_s",
+    "check_device_memory",
+    "resolve_device",
     "KernelArguments",
     "kernels",
     "IsingProblem",

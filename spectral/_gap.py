@@ -20,7 +20,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 from ._bound import LevelPoint, gap_lower_bound
 from ._hamiltonian import AnnealingHamiltonian
-from ._levels import DEFAULT_TOL, Levels, _lowest_levels, _norm_estimate
+from ._levels import DEFAULT_TOL, Levels, _lowest_levels, _norm_estimate, resolve_backend
 from ._schedule import check_s
 from ._threads import blas_single_threaded
 from .exceptions import SpectralError
@@ -221,8 +221,9 @@ class _Tracker:
     _VECTOR_BYTES = 256 * 2**20
 
     def __init__(self, H: AnnealingHamiltonian, k: int, backend: str, tol: float,
-                 memory_limit):
-        self.H, self.k, self.backend, self.tol = H, k, backend, tol
+                 memory_limit, device=None):
+        self.H, self.k, self.tol = H, k, tol
+        self.backend, self.device = resolve_backend(backend, device, H), device
         self.memory_limit = memory_limit
         self._s: list[float] = []
         self._levels: list[Levels] = []
@@ -285,7 +286,7 @@ class _Tracker:
         budget = self._davidson_budget(s, tol)
         lv = _lowest_levels(self.H, s, self.k, v0, backend=self.backend, tol=tol,
                             maxiter=_MAXITER, memory_limit=self.memory_limit, retry=True,
-                            budget=budget, workspace=self._workspace)
+                            budget=budget, workspace=self._workspace, device=self.device)
         self._learn(s, lv, budget, tol)
         hd, hp = self.H.level_expectations(lv.vectors.T)
         da, db = self.H.schedule.derivative(s)
@@ -363,6 +364,7 @@ def gap_sweep(
     backend: str = "auto",
     tol: float = DEFAULT_TOL,
     memory_limit: float | None = None,
+    device=None,
 ) -> GapSweep:
     """Levels E_j(s) and Delta(s) on a grid, each point warm-started from its neighbour.
 
@@ -376,7 +378,7 @@ def gap_sweep(
     schedule, scale, sector
         As in :meth:`AnnealingHamiltonian.from_bqm`; ``sector="auto"`` resolves levels in the
         even sector when the problem has the global spin-flip symmetry.
-    backend, tol, memory_limit
+    backend, tol, memory_limit, device
         As in :func:`lowest_levels`.
     """
     s_arr = check_s(s)
@@ -414,6 +416,7 @@ def min_gap(
     certify_rtol: float = CERTIFY_RTOL,
     max_evaluations: int = MAX_EVALUATIONS,
     memory_limit: float | None = None,
+    device=None,
 ) -> MinGap:
     """The minimum gap Delta_min and its location s*, to a relative ``rtol`` on Delta_min.
 
@@ -471,7 +474,7 @@ def min_gap(
         Points of the coarse sweep (>= 3).
     max_candidates : int, optional
         Most local minima refined; None (default): every one the bound cannot exclude.
-    backend, tol, memory_limit
+    backend, tol, memory_limit, device
         As in :func:`lowest_levels`; ``tol`` applies to every point but the coarse sweep's.
     coarse_rtol : float
         Accuracy of the coarse sweep relative to the gap. Its points only locate the brackets
@@ -507,7 +510,7 @@ def min_gap(
         raise SpectralError(f"max_evaluations must be >= 0, got {max_evaluations!r}.")
     H, d, k = _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit)
     start = H.matvecs
-    tracker = _Tracker(H, k, backend, tol, memory_limit)
+    tracker = _Tracker(H, k, backend, tol, memory_limit, device)
     grid = np.linspace(0.0, 1.0, int(coarse_points))
     E = np.empty((k, grid.size))
     slopes = np.empty(grid.size)
@@ -705,7 +708,7 @@ class _Search:
             more = _lowest_levels(self.H, s, d + 2, self.tracker.vectors(s),
                                   backend=self.tracker.backend, tol=self.tracker.tol,
                                   maxiter=_MAXITER, memory_limit=self.tracker.memory_limit,
-                                  retry=True)
+                                  retry=True, device=self.tracker.device)
             r = more.residuals
             eta = float(more.energies[d + 1] - more.energies[d] - r[d + 1] - r[d])
             if eta > 0:

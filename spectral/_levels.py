@@ -19,7 +19,7 @@ from ._schedule import check_s
 from ._threads import single_threaded_blas
 from .exceptions import ConvergenceError, SpectralError
 
-__all__ = ["Levels", "lowest_levels", "BACKENDS", "register_backend"]
+__all__ = ["Levels", "lowest_levels", "BACKENDS", "register_backend", "resolve_backend"]
 
 #: default relative residual tolerance: ||H v - E v|| <= tol * ||H(s)||_est
 DEFAULT_TOL = 1e-10
@@ -41,6 +41,10 @@ LANCZOS_PARTIAL_MIN_DIM = 2**15
 DAVIDSON_BASIS = 12
 DAVIDSON_EXTRA = 0
 DAVIDSON_SIGMA = 2.0
+#: bits of basis index from which "auto" runs the torch backend where torch sees a GPU (a
+#: 2**22 state is 32 MiB: below, a GPU's launch overheads outweigh its bandwidth; not yet
+#: measured, docs/performance.md)
+AUTO_TORCH_MIN_BITS = 22
 #: matvecs a Davidson attempt of the "auto" backend may project before it hands over to
 #: Lanczos, when the caller has learned no Lanczos cost nearby
 AUTO_DAVIDSON_BUDGET = 300
@@ -156,7 +160,15 @@ def _matrix_free(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_lim
     check_memory(8.0 * H.dim * (ncv + 4 + k), n=H.n, what="the matrix-free eigensolver",
                  memory_limit=memory_limit)
     rng = np.random.default_rng(seed)
-    start = rng.standard_normal(H.dim) if v0 is None else v0[:k].sum(axis=0)
+    start = rng.standard_normal(H.dim)
+    if v0 is not None:
+        # the warm rows' sum, with a random part of the same norm: a single start vector
+        # spans only the eigenvectors it overlaps, and a level that the warm rows miss (one
+        # that crossed in from above, or one in a subspace that H leaves invariant) must
+        # overlap it too
+        warm = v0[:k].sum(axis=0)
+        start *= np.linalg.norm(warm) / np.linalg.norm(start)
+        start += warm
     apply = H.bound_operator(*H.coefficients(s))
     vals, X, est, _ = thick_restart_lanczos(apply, start, k, 0.5 * tol_abs, maxiter, ncv, rng,
                                             partial=H.dim >= LANCZOS_PARTIAL_MIN_DIM)
@@ -212,6 +224,39 @@ def _davidson(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=
             f"Davidson did not converge at s = {s} in {maxiter} iterations (residuals {res})",
             s=s, residuals=res, tol=tol_abs)
     return vals, X
+
+
+@register_backend("torch")
+def _torch_backend(H: AnnealingHamiltonian, s, k, v0, tol_abs, maxiter, memory_limit=None,
+                   seed: int = 0, device=None):
+    """The operator and thick-restart Lanczos on a torch device (``device``, default "cuda"
+    where a GPU is present, else "cpu"; see :mod:`spectral._torch`)."""
+    from ._torch import default_device, torch_lowest
+
+    if k >= H.dim - 1:
+        return _dense(H, s, k, v0, tol_abs, maxiter, memory_limit)
+    return torch_lowest(H, s, k, v0, tol_abs, maxiter, memory_limit=memory_limit, seed=seed,
+                        device=default_device() if device is None else device)
+
+
+def resolve_backend(backend: str, device, H: AnnealingHamiltonian) -> str:
+    """The backend a call runs: "torch" where a device is given (refusing another named
+    backend), or for "auto" from ``AUTO_TORCH_MIN_BITS`` bits on where torch sees a GPU;
+    otherwise ``backend`` itself, checked to exist."""
+    if backend != "auto" and backend not in BACKENDS:
+        raise SpectralError(f"unknown backend {backend!r}; choose one of {['auto', *BACKENDS]}.")
+    if device is not None:
+        if backend not in ("auto", "torch"):
+            raise SpectralError(f"device={device!r} runs the 'torch' backend, but backend="
+                                f"{backend!r} was asked for; leave backend 'auto' (or give "
+                                "'torch') with a device, or drop the device.")
+        return "torch"
+    if backend == "auto" and H.nbits >= AUTO_TORCH_MIN_BITS:
+        from ._torch import gpu_present
+
+        if gpu_present():
+            return "torch"
+    return backend
 
 
 def _norm_estimate(H: AnnealingHamiltonian, a: float, b: float) -> float:
@@ -271,6 +316,7 @@ def lowest_levels(
     maxiter: int = 500,
     memory_limit: float | None = None,
     retry: bool = True,
+    device=None,
 ) -> Levels:
     """The ``k`` lowest eigenpairs of ``H(s)`` with their residual norms.
 
@@ -285,11 +331,13 @@ def lowest_levels(
     v0 : ndarray, optional
         Warm start: vectors as columns ``(dim, m)`` (e.g. the previous ``Levels.vectors``)
         or a single vector ``(dim,)``.
-    backend : {"auto", "dense", "sparse", "matrix-free", "davidson"}
+    backend : {"auto", "dense", "sparse", "matrix-free", "davidson", "torch"}
         ``"auto"`` is dense for ``dim <= 256``; above, block Davidson with a diagonal
         preconditioner (fast where A(s) is small: late in the anneal) that hands over to
         matrix-free Lanczos (fast where the spectrum is not stiff) as soon as its observed
-        convergence rate projects more than 300 matvecs (see :data:`BACKENDS`).
+        convergence rate projects more than 300 matvecs; on a machine where torch sees a GPU,
+        ``"torch"`` from ``AUTO_TORCH_MIN_BITS`` bits of basis index on (see
+        :data:`BACKENDS`).
     tol : float
         Relative residual tolerance: every pair must satisfy
         ``||H v - E v|| <= tol * (A(s) * n + B(s) * max|H_P|)``.
@@ -301,6 +349,10 @@ def lowest_levels(
         If the first backend does not converge: retry with more iterations and a random
         restart, then ``"sparse"``, then ``"dense"`` where ``dim <= 4096``. Never returns an
         unconverged pair: raises :class:`ConvergenceError` with the residuals instead.
+    device : str or torch.device, optional
+        Run the ``"torch"`` backend on this device ("cuda", "cuda:1", "cpu"); giving a
+        device implies that backend. The residuals are checked on the host with the Numba
+        operator either way.
 
     Returns
     -------
@@ -308,12 +360,12 @@ def lowest_levels(
     """
     with single_threaded_blas():
         return _lowest_levels(H, s, k, v0, backend=backend, tol=tol, maxiter=maxiter,
-                              memory_limit=memory_limit, retry=retry)
+                              memory_limit=memory_limit, retry=retry, device=device)
 
 
 def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memory_limit,
                    retry: bool, budget: int | None = None,
-                   workspace: dict | None = None) -> Levels:
+                   workspace: dict | None = None, device=None) -> Levels:
     """:func:`lowest_levels` without the BLAS thread limit, with two solver options of
     :func:`spectral.min_gap`'s sweeps: ``budget``, the matvecs a first Davidson attempt may
     project before it hands over to Lanczos (0: no Davidson attempt); ``workspace``, a dict
@@ -323,8 +375,7 @@ def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memor
         raise TypeError(f"k must be an integer, got {type(k).__name__}.")
     if not 1 <= k <= H.dim:
         raise SpectralError(f"k must satisfy 1 <= k <= dim = {H.dim}, got k = {k}.")
-    if backend != "auto" and backend not in BACKENDS:
-        raise SpectralError(f"unknown backend {backend!r}; choose one of {['auto', *BACKENDS]}.")
+    backend = resolve_backend(backend, device, H)
     rows = None
     if v0 is not None:
         v0 = np.asarray(v0, dtype=np.float64)
@@ -342,6 +393,8 @@ def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memor
         return Levels(s=s, energies=vals, vectors=X.T, residuals=res, backend="exact")
     first = ("dense" if H.dim <= AUTO_DENSE_MAX_DIM else "matrix-free") if backend == "auto" else backend
     attempts = [(first, {"maxiter": maxiter, "rows": rows})]
+    if first == "torch":
+        attempts[0][1]["device"] = device
     if first == "davidson":
         attempts[0][1]["workspace"] = workspace
     if first == "matrix-free" and backend == "auto" and budget != 0:
@@ -351,8 +404,9 @@ def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memor
                                          "budget": budget or AUTO_DAVIDSON_BUDGET,
                                          "workspace": workspace}))
     if retry:
-        if first == "matrix-free":
-            attempts.append(("matrix-free", {"maxiter": 4 * maxiter, "rows": None, "seed": 1}))
+        if first in ("matrix-free", "torch"):
+            attempts.append((first, {"maxiter": 4 * maxiter, "rows": None, "seed": 1,
+                                     **({"device": device} if first == "torch" else {})}))
         if first != "sparse" and first != "dense":
             attempts.append(("sparse", {"maxiter": 20 * maxiter, "rows": rows}))
         if first != "dense" and H.dim <= FALLBACK_DENSE_MAX_DIM:
@@ -362,7 +416,8 @@ def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memor
     handover = None
     start = H.matvecs
     for name, opts in attempts:
-        extra = {key: opts[key] for key in ("seed", "budget", "workspace") if key in opts}
+        extra = {key: opts[key] for key in ("seed", "budget", "workspace", "device")
+                 if key in opts}
         warm = opts["rows"] if handover is None else handover
         handover = None  # for the attempt right after Davidson only; retries start afresh
         try:

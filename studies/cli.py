@@ -64,7 +64,10 @@ def _add_gap(sub) -> None:
                      help="'auto' (divide by the largest |h|, |J|), 'none', or a positive number")
     gap.add_argument("--sector", choices=["auto", "full", "even"], default="auto",
                      help="spin-flip sector (default auto: even when there are no linear terms)")
-    gap.add_argument("--backend", default="auto", help="eigensolver: auto, dense, sparse, matrix-free")
+    gap.add_argument("--backend", default="auto",
+                     help="eigensolver: auto, dense, sparse, matrix-free, davidson, torch")
+    gap.add_argument("--device", default=None,
+                     help="torch device ('cuda', 'cpu'): run the torch backend there")
     gap.add_argument("--vartype", choices=["SPIN", "BINARY"], default=None,
                      help="vartype of a COO file without a '# vartype=' header")
     gap.add_argument("--memory-limit", type=_positive_float, default=None,
@@ -232,7 +235,7 @@ def _cmd_gap(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     result = spectral.min_gap(H, s_tol=args.s_tol, rtol=args.rtol, levels=levels,
                               coarse_points=args.coarse_points, backend=args.backend,
-                              memory_limit=args.memory_limit)
+                              memory_limit=args.memory_limit, device=args.device)
     timings["min_gap_s"] = time.perf_counter() - t
     if args.plot:
         from .figures import plot_levels

@@ -8,8 +8,10 @@ if "PYTEST_XDIST_WORKER" in os.environ:  # one Numba thread per worker: workers 
     # configuration whenever it compiles (a cache miss, e.g. after a kernel file changed), and
     # a pool already launched with another size then raises "Cannot set NUMBA_NUM_THREADS"
     import numba
+    import torch
 
     numba.set_num_threads(1)
+    torch.set_num_threads(1)  # torch's spinning threads stall when workers share the cores
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 

@@ -85,6 +85,19 @@ def test_degeneracy_two_uses_the_first_level_outside_the_ground_manifold():
     assert sweep.gaps[0] > 0.1
 
 
+@pytest.mark.parametrize("backend", ["matrix-free", "davidson", "auto"])
+def test_levels_in_an_invariant_subspace_are_not_missed_by_any_backend(backend):
+    # the twofold problem widened by six free qubits: H is a sum of commuting parts, and a
+    # level whose free-qubit part the warm start does not contain lies outside the Krylov
+    # space of the warm vectors' sum
+    bqm = dimod.BinaryQuadraticModel({0: -1.0, 1: -1.0, 2: 0.5}, {(0, 1): 2.0}, 0.0, "BINARY")
+    for i in range(3, 9):
+        bqm.add_linear(i, 0.3 + 0.1 * i)
+    result = spectral.min_gap(bqm, backend=backend)
+    assert result.degeneracy == 2
+    _check_against_dense(bqm, result, naive.dense_gap_function(bqm), points=101)
+
+
 def test_degeneracy_three():
     # one-hot of three: the three single-bit states tie at -1; x3 breaks the flip symmetry
     bqm = dimod.BinaryQuadraticModel({0: -1.0, 1: -1.0, 2: -1.0, 3: 0.3},
