@@ -48,6 +48,8 @@ def study_row(path: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("files", nargs="+", type=Path, help="study files written by qaxai run")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line printed under the table (e.g. what else ran on the machine)")
     args = ap.parse_args()
     rows = [study_row(p) for p in args.files]
     for r in rows:
@@ -66,7 +68,7 @@ def main() -> int:
                  ("workers", "workers"), ("wall_s", "wall (s)"), ("compute_s", "compute (s)"),
                  ("speedup", "compute / wall"), ("slowest", "slowest instance"),
                  ("slowest_s", "its time (s)"), ("largest_n", "largest n")],
-        rows=rows)
+        rows=rows, notes=args.note)
     return 0
 
 

@@ -42,8 +42,8 @@ DAVIDSON_BASIS = 12
 DAVIDSON_EXTRA = 0
 DAVIDSON_SIGMA = 2.0
 #: bits of basis index from which "auto" runs the torch backend where torch sees a GPU (a
-#: 2**22 state is 32 MiB: below, a GPU's launch overheads outweigh its bandwidth; not yet
-#: measured, docs/performance.md)
+#: 2**22 state is 32 MiB: below, a GPU's launch overheads outweigh its bandwidth;
+#: benchmarks/bench_gpu.py times both paths)
 AUTO_TORCH_MIN_BITS = 22
 #: matvecs a Davidson attempt of the "auto" backend may project before it hands over to
 #: Lanczos, when the caller has learned no Lanczos cost nearby

@@ -212,7 +212,6 @@ def _scaling_findings(problems: dict) -> list[_Block]:
         return []
     blocks = [_Block("h2", "Findings: scaling with the number of qubits")]
     for label, kind_fits in fits.items():
-        members = [p for p in problems.values() if problem_kind(p["spec"]) == label]
         parts = []
         for quantity, name in _QUANTITIES.items():
             mine = [f for f in kind_fits if f.quantity == quantity]
@@ -223,11 +222,14 @@ def _scaling_findings(problems: dict) -> list[_Block]:
             text = f"{name} {best.formula}"
             if best.model != "linear":
                 text += f" (rms log10 {best.rms:.3f}" + "".join(
-                    f"; a {f.model} law {f.formula}, rms {f.rms:.3f}" for f in other) + ")"
+                    f"; {'an' if f.model[0] in 'aeiou' else 'a'} {f.model} law {f.formula}, "
+                    f"rms {f.rms:.3f}" for f in other) + ")"
             parts.append(text)
-        qubits = sorted({int(p["spec"].get("n", 0)) for p in members})
+        # the problems a fit used: those with a finite result (not the empty ones)
+        qubits = sorted({v for f in kind_fits for v in f.qubits})
+        count = max(f.count for f in kind_fits)
         blocks += [_Block("p", f"{label[0].upper()}{label[1:]} (n = {', '.join(map(str, qubits))}; "
-                               f"{len(members)} problems), fitted against n with 95 % bootstrap "
+                               f"{count} problems), fitted against n with 95 % bootstrap "
                                "intervals of the rate, the better model first: "
                                + "; ".join(parts) + ".")]
     return blocks

@@ -51,8 +51,8 @@ def _description(config_text: str) -> str:
     lines = []
     for line in config_text.splitlines():
         text = line.lstrip("#").strip()
-        if not line.startswith("#") or (not text and lines):
-            break  # the first paragraph only
+        if not line.startswith("#") or (not text and lines) or line.startswith("#   "):
+            break  # the first paragraph only, without an indented block (commands)
         if text and not text.startswith("effective config:"):
             lines.append(text)
     return " ".join(lines)

@@ -84,6 +84,8 @@ def test_results_document_states_each_study_with_its_numbers(tiny_study, tmp_pat
     assert text.startswith("# Results\n")
     assert "## tiny" in text and "### The anneal" in text
     assert "- `builtin:quick`:" in text  # shipped configs without a file are named
+    xai_line = next(line for line in text.splitlines() if line.startswith("- `builtin:xai-digits`"))
+    assert "qaxai" not in xai_line  # its description stops before the commands in its comment
     assert "qaxai run CONFIG.toml" in text  # the tiny config is not a shipped one
     study = load_study(path)
     (xai_id, inst), = study.of_kind("xai").items()

@@ -234,3 +234,17 @@ def test_a_worker_that_dies_is_recorded_and_the_study_goes_on(tmp_path, monkeypa
     study = load_study(tmp_path / "d.h5")
     assert set(study.instances) == {"random-n03-seed0"}
     assert "KilledWorker" in study.failed["random-n04-seed0"]
+
+
+def test_the_local_cluster_leaves_memory_to_the_guards_not_to_an_equal_share():
+    # dask's default limit (the machine's memory / workers) would kill a worker whose large
+    # instance needs more than that share while the other workers use little
+    from studies.runner import _cluster
+
+    client, cluster, n = _cluster(None, 2)
+    try:
+        limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]
+    finally:
+        client.close()
+        cluster.close()
+    assert n == 2 and limits == [0, 0]
