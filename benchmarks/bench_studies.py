@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def study_row(path: Path) -> dict:
         seconds, largest, slowest = 0.0, 0, (0.0, "")
         for iid, g in f["instances"].items():
             s = float(g.attrs.get("seconds", 0.0))
+            if s != s:  # a failed instance records no time
+                continue
             seconds += s
             slowest = max(slowest, (s, iid))
             largest = max(largest, int(json.loads(g.attrs["spec"]).get("n", 0)))
@@ -52,6 +55,7 @@ def main() -> int:
                     help="a line printed under the table (e.g. what else ran on the machine)")
     args = ap.parse_args()
     rows = [study_row(p) for p in args.files]
+    sys.argv = [sys.argv[0], *map(str, args.files)]  # the command recorded: the notes apart
     for r in rows:
         print(f"{r['study']:<12} {r['instances']:5d} instances, {r['runs']} run(s), "
               f"{r['workers']} workers: wall {r['wall_s']:.0f} s, compute {r['compute_s']:.0f} s "

@@ -142,7 +142,8 @@ class ScalingFit:
     rate : float
         The fitted rate, exponent or slope.
     low, high : float
-        Its 95 % bootstrap interval.
+        Its 95 % bootstrap interval (NaN with one problem per n: resampling within each n
+        cannot move the fit).
     rms : float
         Root mean square residual: in log10(q) for the exponential and the power law, in q
         for the linear model.
@@ -163,7 +164,10 @@ class ScalingFit:
 
     @property
     def formula(self) -> str:
-        r = f"{self.rate:.3g} [{self.low:.3g}, {self.high:.3g}]"
+        if np.isfinite(self.low):
+            r = f"{self.rate:.3g} [{self.low:.3g}, {self.high:.3g}]"
+        else:  # one problem per n: resampling within each n cannot move the fit
+            r = f"{self.rate:.3g} [no interval: one problem per n]"
         return {"exponential": f"∝ exp({r} · n)", "power": f"∝ n^{r}",
                 "linear": f"slope {r} per qubit"}[self.model]
 
@@ -191,6 +195,8 @@ def scaling_fit(n, q, quantity: str, model: str, *, n_boot: int = 1000,
         idx = np.concatenate([rng.choice(m, m.size) for m in members])
         boot[k] = np.polyfit(x[idx], y[idx], 1)[0]
     low, high = np.percentile(boot, [2.5, 97.5])
+    if all(m.size == 1 for m in members):
+        low = high = float("nan")
     return ScalingFit(quantity, model, float(slope), float(low), float(high), rms,
                       int(n.size), tuple(int(v) for v in levels))
 

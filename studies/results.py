@@ -69,7 +69,10 @@ def _section(path: Path) -> list[_Block]:
     where = (f"Written by qaxai {a.get('qaxai_version')} (commit "
              f"{str(a.get('git_commit'))[:10] or 'unknown'}) on {a.get('host')}, "
              f"{len(runs)} run(s), the last finished "
-             f"{runs[-1].get('finished', 'unknown') if runs else 'unknown'}.")
+             f"{runs[-1].get('finished', 'unknown') if runs else 'unknown'}; "
+             f"{len(study.instances)} instances complete, {len(study.failed)} failed"
+             + ("; the last run was interrupted before every instance ran (rerun the command "
+                "to finish it)." if runs and runs[-1].get("interrupted") else "."))
     blocks = ([_Block("p", about)] if about else []) + [_Block("pre", command),
                                                          _Block("p", where)]
     for b in findings(study):

@@ -87,6 +87,7 @@ def test_results_document_states_each_study_with_its_numbers(tiny_study, tmp_pat
     xai_line = next(line for line in text.splitlines() if line.startswith("- `builtin:xai-digits`"))
     assert "qaxai" not in xai_line  # its description stops before the commands in its comment
     assert "qaxai run CONFIG.toml" in text  # the tiny config is not a shipped one
+    assert f"; {len(load_study(path).instances)} instances complete, 0 failed." in text
     study = load_study(path)
     (xai_id, inst), = study.of_kind("xai").items()
     assert f"### Explanations ({xai_id})" in text

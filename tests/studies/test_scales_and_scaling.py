@@ -117,3 +117,16 @@ def test_scaling_fit_recovers_the_law_that_made_the_data():
     assert scaling_fit([6, 6, 8, 8], [1, 2, 3, 4], "delta_min", "power") is None  # two n
     with_gaps = scaling_fit([6, 8, 10, 12], [1.0, np.nan, 0.0, 0.5], "delta_min", "power")
     assert with_gaps is None  # NaN and non-positive values dropped: two n remain
+
+
+def test_one_problem_per_n_gives_a_fit_without_an_interval():
+    from studies._findings import scaling_fit
+
+    n = np.array([6, 8, 10, 12])
+    fit = scaling_fit(n, 2.0 * np.exp(-0.3 * n) * [1.1, 0.9, 1.05, 0.95], "delta_min",
+                      "exponential")
+    assert np.isnan(fit.low) and np.isnan(fit.high) and np.isfinite(fit.rate)
+    assert "no interval: one problem per n" in fit.formula
+    two = scaling_fit(np.repeat(n, 2), np.exp(-0.3 * np.repeat(n, 2)) * np.tile([1.1, 0.9], 4),
+                      "delta_min", "exponential")
+    assert two.low < two.rate < two.high
