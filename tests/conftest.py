@@ -8,11 +8,10 @@ if "PYTEST_XDIST_WORKER" in os.environ:  # one Numba thread per worker: workers 
     # configuration whenever it compiles (a cache miss, e.g. after a kernel file changed), and
     # a pool already launched with another size then raises "Cannot set NUMBA_NUM_THREADS"
     import numba
-    import torch
 
     numba.set_num_threads(1)
-    torch.set_num_threads(1)  # torch's spinning threads stall when workers share the cores
 
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
@@ -20,3 +19,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("qaxai")
+
+
+@pytest.fixture
+def torch_single_thread():
+    """torch on one thread for the test, restored after: the torch backend's many small
+    matrix products stall on threads that spin while test workers share the cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

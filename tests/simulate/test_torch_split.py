@@ -17,6 +17,8 @@ from simulate._torch_split import DRIVER_CHUNK_BITS, TorchSplitPropagator
 from studies.problems import _random_selection
 from tests import naive
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 
 @settings(max_examples=8, deadline=None)
 @given(st.integers(1, 9), st.sampled_from([dimod.BINARY, dimod.SPIN]),

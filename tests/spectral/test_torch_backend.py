@@ -14,6 +14,8 @@ from spectral._torch import DRIVER_CHUNK_BITS, TorchOperator
 from studies.problems import _random_selection
 from tests import naive
 
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 11), st.sampled_from([dimod.BINARY, dimod.SPIN]), st.booleans(),
