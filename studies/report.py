@@ -326,7 +326,10 @@ def _xai_findings(study: StudyData) -> list[_Block]:
             "coefficient between classes of the selected maps (lower = more distinct; 95 % "
             "bootstrap intervals): " + "; ".join(
                 f"{r['method']} {_fmt(r['value'])} ({_fmt(r['low'])}–{_fmt(r['high'])})"
-                for r in trained) + f". The most distinct is {trained[0]['method']}."))]
+                for r in trained) + f". The most distinct is {trained[0]['method']}. "
+            "Resampling images lowers this coefficient, so its intervals are basic bootstrap "
+            "intervals, which correct that bias, around the full-sample value shown: where "
+            "the bias exceeds the spread, an interval lies above the value."))]
         blocks += [_Block("p", text) for text in _xai_comparisons(table)]
         p = [r["p_value"] for r in table if np.isfinite(r["p_value"])]
         if p:
