@@ -94,13 +94,16 @@ def machine(bandwidth: float | None = None) -> dict:
 
 
 def write_result(name: str, *, title: str, what: str, baseline: str, columns, rows,
-                 notes=(), bandwidth: float | None = None, path: str | None = None) -> Path:
-    """Write ``benchmarks/results/<name>.json`` (or ``path``) and return its path."""
+                 notes=(), bandwidth: float | None = None, path: str | None = None,
+                 arguments=None) -> Path:
+    """Write ``benchmarks/results/<name>.json`` (or ``path``) and return its path; the
+    command recorded is this script with ``arguments`` (default: its command line's)."""
     out = Path(path) if path else RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     data = {"benchmark": name, "title": title, "what": what, "baseline": baseline,
             "command": "python " + " ".join(["benchmarks/" + Path(sys.argv[0]).name,
-                                             *sys.argv[1:]]),
+                                             *(sys.argv[1:] if arguments is None
+                                               else arguments)]),
             "date": time.strftime("%Y-%m-%d"), "machine": machine(bandwidth),
             "columns": [list(c) for c in columns], "rows": rows, "notes": list(notes)}
     out.write_text(json.dumps(data, indent=1, default=_plain) + "\n")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -55,7 +54,6 @@ def main() -> int:
                     help="a line printed under the table (e.g. what else ran on the machine)")
     args = ap.parse_args()
     rows = [study_row(p) for p in args.files]
-    sys.argv = [sys.argv[0], *map(str, args.files)]  # the command recorded: the notes apart
     for r in rows:
         print(f"{r['study']:<12} {r['instances']:5d} instances, {r['runs']} run(s), "
               f"{r['workers']} workers: wall {r['wall_s']:.0f} s, compute {r['compute_s']:.0f} s "
@@ -72,7 +70,7 @@ def main() -> int:
                  ("workers", "workers"), ("wall_s", "wall (s)"), ("compute_s", "compute (s)"),
                  ("speedup", "compute / wall"), ("slowest", "slowest instance"),
                  ("slowest_s", "its time (s)"), ("largest_n", "largest n")],
-        rows=rows, notes=args.note)
+        rows=rows, notes=args.note, arguments=[str(p) for p in args.files])
     return 0
 
 

@@ -56,6 +56,14 @@ _EPS = np.finfo(float).eps
 _SEMI = 1e-12
 
 
+def ritz(T: np.ndarray, last: int, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ritz values, the eigenvectors of the projected matrix, and the Lanczos residual
+    estimates ``|beta * y_last|``, from the upper triangle of ``T[:last, :last]``."""
+    M = np.triu(T[:last, :last]) + np.triu(T[:last, :last], 1).T
+    theta, Y = np.linalg.eigh(M)
+    return theta, Y, np.abs(beta * Y[last - 1, :])
+
+
 def _project_out(V: np.ndarray, lo: int, hi: int, row: int) -> np.ndarray:
     """Classical Gram-Schmidt of row ``V[row]`` against rows ``V[lo:hi]``, in place; returns
     the coefficients."""
@@ -208,9 +216,7 @@ def thick_restart_lanczos(
             # so that a good warm start pays off
             last = j + 1
             if last == m or (last >= k + 2 and (last - j0) % _CHECK_EVERY == 0):
-                M = np.triu(T[:last, :last]) + np.triu(T[:last, :last], 1).T
-                theta, Y = np.linalg.eigh(M)
-                res_est = np.abs(beta * Y[last - 1, :])
+                theta, Y, res_est = ritz(T, last, beta)
                 if np.all(res_est[:k] <= tol) or (last == m and restart == maxiter):
                     if stats is not None:
                         stats.update(steps=steps, full_reorthogonalisations=fulls)

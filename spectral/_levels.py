@@ -393,8 +393,6 @@ def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memor
         return Levels(s=s, energies=vals, vectors=X.T, residuals=res, backend="exact")
     first = ("dense" if H.dim <= AUTO_DENSE_MAX_DIM else "matrix-free") if backend == "auto" else backend
     attempts = [(first, {"maxiter": maxiter, "rows": rows})]
-    if first == "torch":
-        attempts[0][1]["device"] = device
     if first == "davidson":
         attempts[0][1]["workspace"] = workspace
     if first == "matrix-free" and backend == "auto" and budget != 0:
@@ -405,8 +403,7 @@ def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memor
                                          "workspace": workspace}))
     if retry:
         if first in ("matrix-free", "torch"):
-            attempts.append((first, {"maxiter": 4 * maxiter, "rows": None, "seed": 1,
-                                     **({"device": device} if first == "torch" else {})}))
+            attempts.append((first, {"maxiter": 4 * maxiter, "rows": None, "seed": 1}))
         if first != "sparse" and first != "dense":
             attempts.append(("sparse", {"maxiter": 20 * maxiter, "rows": rows}))
         if first != "dense" and H.dim <= FALLBACK_DENSE_MAX_DIM:
@@ -416,8 +413,9 @@ def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memor
     handover = None
     start = H.matvecs
     for name, opts in attempts:
-        extra = {key: opts[key] for key in ("seed", "budget", "workspace", "device")
-                 if key in opts}
+        extra = {key: opts[key] for key in ("seed", "budget", "workspace") if key in opts}
+        if name == "torch":
+            extra["device"] = device
         warm = opts["rows"] if handover is None else handover
         handover = None  # for the attempt right after Davidson only; retries start afresh
         try:

@@ -23,16 +23,13 @@ from __future__ import annotations
 import numpy as np
 
 from ._hamiltonian import AnnealingHamiltonian
+from ._lanczos import _CHECK_EVERY, _DGKS, ritz
 from ._memory import check_memory
 from .exceptions import ConvergenceError, MemoryGuardError, SpectralError
 
 #: bits of one driver chunk: one pass applies the flips of this many qubits as a
 #: (2**c x 2**c) matrix multiplication
 DRIVER_CHUNK_BITS = 6
-#: DGKS criterion: reorthogonalise a second time when the norm dropped below this fraction
-_DGKS = 0.7071067811865476
-#: steps between convergence tests inside a cycle
-_CHECK_EVERY = 4
 
 
 def _torch():
@@ -199,9 +196,7 @@ def thick_restart_lanczos_torch(apply, v0, k: int, tol: float, maxiter: int, ncv
             V[j + 1] = w
             last = j + 1
             if last == m or (last >= k + 2 and (last - j0) % _CHECK_EVERY == 0):
-                M = np.triu(T[:last, :last]) + np.triu(T[:last, :last], 1).T
-                theta, Y = np.linalg.eigh(M)
-                est = np.abs(beta * Y[last - 1, :])
+                theta, Y, est = ritz(T, last, beta)
                 if np.all(est[:k] <= tol) or (last == m and restart == maxiter):
                     Yk = torch.as_tensor(Y[:, :k].T.copy(), device=v0.device)
                     return theta[:k], Yk @ V[:last], est[:k]

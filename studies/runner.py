@@ -85,10 +85,9 @@ def _cluster(scheduler: str | None, workers: int | None):
     n = max(1, int(workers) if workers else cores)
     # memory_limit=0: no per-worker limit. Dask's default, an equal share of the machine per
     # worker, kills a worker whose instance needs more than its share even while the others
-    # use little (an n = 24 minimum gap of a degenerate problem peaks near 11 GiB, above the
-    # share of 2 workers on 24 GiB), and after three kills fails the instance; the memory
-    # guards of spectral and simulate, which count the memory available when they allocate,
-    # decide instead
+    # use little (a large minimum gap can), and after three kills fails the instance; the
+    # memory guards of spectral and simulate, which count the memory available when they
+    # allocate, decide instead
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=":0", silence_logs=40, memory_limit=0)
     return Client(cluster), cluster, n
