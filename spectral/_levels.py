@@ -418,6 +418,10 @@ def _lowest_levels(H, s, k, v0, *, backend: str, tol: float, maxiter: int, memor
             extra["device"] = device
         warm = opts["rows"] if handover is None else handover
         handover = None  # for the attempt right after Davidson only; retries start afresh
+        if name != "davidson" and workspace is not None:
+            # the other solver allocates its own basis: Davidson's kept one goes first, so that
+            # a sweep holds one eigensolver's basis at a time (at n = 24 each is gigabytes)
+            workspace.pop("davidson", None)
         try:
             found = BACKENDS[name](H, s, k, warm, tol_abs, opts["maxiter"],
                                    memory_limit=memory_limit, **extra)

@@ -228,6 +228,41 @@ def test_a_workspace_is_reused_from_point_to_point():
                                atol=1e-9)
 
 
+def test_another_solver_releases_the_kept_basis_before_it_allocates_its_own():
+    """A sweep holds one eigensolver's basis at a time: a Lanczos point after Davidson points
+    frees Davidson's kept basis first (its peak memory is Lanczos's own, not the sum), and
+    the next Davidson point allocates a fresh one."""
+    import tracemalloc
+
+    bqm = _selection(12, 6)
+    H = spectral.AnnealingHamiltonian.from_bqm(bqm)
+    workspace = {}
+    opts = dict(tol=1e-10, maxiter=2000, memory_limit=None, retry=False)
+
+    def lanczos_peak(workspace):  # bytes above the memory in use when the call starts
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        lv = _lowest_levels(H, 0.5, 2, None, backend="matrix-free", workspace=workspace, **opts)
+        return lv, tracemalloc.get_traced_memory()[1] - start
+
+    tracemalloc.start()  # before Davidson allocates, so that freeing its basis is traced
+    try:
+        _, alone = lanczos_peak({})
+        first = _lowest_levels(H, 0.97, 2, None, backend="davidson", workspace=workspace, **opts)
+        held = sum(a.nbytes for a in workspace["davidson"])
+        lanczos, peak = lanczos_peak(workspace)
+    finally:
+        tracemalloc.stop()
+    assert "davidson" not in workspace
+    assert peak < alone - 0.9 * held  # holding both, it would be ``alone`` or more
+    again = _lowest_levels(H, 0.99, 2, first.vectors, backend="davidson", workspace=workspace,
+                           **opts)
+    assert workspace["davidson"][0].shape[1] == H.dim
+    for lv, s in ((lanczos, 0.5), (again, 0.99)):
+        ref = np.linalg.eigvalsh(naive.dense_hamiltonian(bqm, s))[:2]
+        np.testing.assert_allclose(lv.energies, ref, atol=1e-9)
+
+
 @given(seed=st.integers(0, 2**31 - 1), kept=st.integers(1, 5), npre=st.integers(1, 3))
 @settings(max_examples=30, deadline=None)
 def test_restart_rows_keep_the_ritz_vectors_and_add_the_previous_ones(seed, kept, npre):
