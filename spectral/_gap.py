@@ -271,6 +271,11 @@ class _Tracker:
         elif lv.backend == "davidson" and (budget is None or lv.matvecs <= budget):
             self._davidson_from = min(self._davidson_from, s)
 
+    def release(self) -> None:
+        """Free the kept eigenvectors and eigensolver basis now."""
+        self._workspace.clear()
+        self._vectors.clear()
+
     def __call__(self, s: float, tol: float | None = None) -> tuple[Levels, np.ndarray]:
         """Levels and Hellmann-Feynman slopes at ``s``, to relative residual ``tol`` (default:
         the tracker's); a point solved before to a looser ``tol`` is solved again."""
@@ -511,74 +516,80 @@ def min_gap(
     H, d, k = _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit)
     start = H.matvecs
     tracker = _Tracker(H, k, backend, tol, memory_limit, device)
-    grid = np.linspace(0.0, 1.0, int(coarse_points))
-    E = np.empty((k, grid.size))
-    slopes = np.empty(grid.size)
+    try:
+        grid = np.linspace(0.0, 1.0, int(coarse_points))
+        E = np.empty((k, grid.size))
+        slopes = np.empty(grid.size)
 
-    def solve_to_gap(s, estimate, rtol_gap):
-        """Levels and slopes at s to a residual of ``rtol_gap`` times the gap, from an
-        estimate of it (None: the loosest); solved again if the gap found is less than half
-        that."""
-        rel = _coarse_tol(H, s, estimate, rtol_gap, tol)
-        lv, sl = tracker(s, rel)
-        tighter = _coarse_tol(H, s, float(lv.energies[d] - lv.energies[0]), rtol_gap, tol)
-        if tighter < 0.5 * rel:
-            lv, sl = tracker(s, tighter)
-        return lv, float(sl[d] - sl[0])
+        def solve_to_gap(s, estimate, rtol_gap):
+            """Levels and slopes at s to a residual of ``rtol_gap`` times the gap, from an
+            estimate of it (None: the loosest); solved again if the gap found is less than half
+            that."""
+            rel = _coarse_tol(H, s, estimate, rtol_gap, tol)
+            lv, sl = tracker(s, rel)
+            tighter = _coarse_tol(H, s, float(lv.energies[d] - lv.energies[0]), rtol_gap, tol)
+            if tighter < 0.5 * rel:
+                lv, sl = tracker(s, tighter)
+            return lv, float(sl[d] - sl[0])
 
-    reference = None  # the gap at the previous point
-    for j, s in enumerate(grid):
-        lv, slopes[j] = solve_to_gap(s, reference, coarse_rtol)
-        E[:, j] = lv.energies
-        reference = float(E[d, j] - E[0, j])
-    gaps = E[d] - E[0]
+        reference = None  # the gap at the previous point
+        for j, s in enumerate(grid):
+            lv, slopes[j] = solve_to_gap(s, reference, coarse_rtol)
+            E[:, j] = lv.energies
+            reference = float(E[d, j] - E[0, j])
+        gaps = E[d] - E[0]
 
-    def subdivide(s, predicted, rtol_gap=_ADAPT_RTOL):
-        """Delta and its slope at a new point, to ``rtol_gap`` of the gap (it only has to
-        check a prediction or a bound); a point the refinement uses later is solved again to
-        ``tol``."""
-        lv, slope = solve_to_gap(s, max(predicted, 0.0), rtol_gap)
-        return float(lv.energies[d] - lv.energies[0]), slope
+        def subdivide(s, predicted, rtol_gap=_ADAPT_RTOL):
+            """Delta and its slope at a new point, to ``rtol_gap`` of the gap (it only has to
+            check a prediction or a bound); a point the refinement uses later is solved again to
+            ``tol``."""
+            lv, slope = solve_to_gap(s, max(predicted, 0.0), rtol_gap)
+            return float(lv.energies[d] - lv.energies[0]), slope
 
-    # adaptive refinement near the bottom: subdivide every interval whose cubic Hermite
-    # interpolant could hold a value near the lowest one, until the interpolant predicts the
-    # midpoint correctly -- this resolves level crossings of E_d with E_{d+1} that put two
-    # local minima inside one coarse interval
-    s_pts, g_pts, d_pts = _adaptive_points(grid, gaps, slopes, subdivide, s_tol)
+        # adaptive refinement near the bottom: subdivide every interval whose cubic Hermite
+        # interpolant could hold a value near the lowest one, until the interpolant predicts the
+        # midpoint correctly -- this resolves level crossings of E_d with E_{d+1} that put two
+        # local minima inside one coarse interval
+        s_pts, g_pts, d_pts = _adaptive_points(grid, gaps, slopes, subdivide, s_tol)
 
-    search = _Search(H, tracker, d, rtol, s_tol, subdivide)
-    search.add_end_points()
-    brackets = []
-    for j in range(s_pts.size - 1):
-        if d_pts[j] < 0.0 < d_pts[j + 1] or (d_pts[j] < 0.0 and d_pts[j + 1] == 0.0):
-            est = _hermite_min(s_pts[j], s_pts[j + 1], g_pts[j], g_pts[j + 1], d_pts[j],
-                               d_pts[j + 1])
-            brackets.append((est, s_pts[j], s_pts[j + 1], "slope"))
-    jmin = int(np.argmin(g_pts))
-    if not brackets and 0 < jmin < s_pts.size - 1:
-        brackets.append((float(g_pts[jmin]), s_pts[jmin - 1], s_pts[jmin + 1], "value"))
-    brackets.sort(key=lambda b: b[0])
-    cap = np.inf if max_candidates is None else int(max_candidates)
-    for _, lo, hi, how in brackets:
-        if search.refined >= cap:
-            break
-        search.examine(lo, hi, how)
-    uncertified = search.certify(certify_rtol, int(max_evaluations), cap)
-    if uncertified:
-        shown = ", ".join(f"[{lo:.9g}, {hi:.9g}]" for lo, hi, _ in uncertified[:3])
-        warnings.warn(
-            f"min_gap: {len(uncertified)} interval(s) of s could not be certified free of a gap "
-            f"below {(1 - certify_rtol) * search.best['delta']:.3e} ({shown}); raise "
-            "max_evaluations, or scan them with gap_sweep.", RuntimeWarning, stacklevel=2)
-    best = search.best
-    final = tracker(best["s"])[0]
-    return MinGap(
-        delta_min=float(best["delta"]), s_star=float(best["s"]), degeneracy=d,
-        sector=H.sector, n=H.n, scale=H.scale, s=grid, energies=E, gaps=gaps,
-        residuals=final.residuals, matvecs=H.matvecs - start, evaluations=tracker.evaluations,
-        candidates=search.candidates, seconds=time.perf_counter() - t0,
-        delta_rtol=search.achieved_rtol(), uncertified=uncertified, certify_rtol=certify_rtol,
-    )
+        search = _Search(H, tracker, d, rtol, s_tol, subdivide)
+        search.add_end_points()
+        brackets = []
+        for j in range(s_pts.size - 1):
+            if d_pts[j] < 0.0 < d_pts[j + 1] or (d_pts[j] < 0.0 and d_pts[j + 1] == 0.0):
+                est = _hermite_min(s_pts[j], s_pts[j + 1], g_pts[j], g_pts[j + 1], d_pts[j],
+                                   d_pts[j + 1])
+                brackets.append((est, s_pts[j], s_pts[j + 1], "slope"))
+        jmin = int(np.argmin(g_pts))
+        if not brackets and 0 < jmin < s_pts.size - 1:
+            brackets.append((float(g_pts[jmin]), s_pts[jmin - 1], s_pts[jmin + 1], "value"))
+        brackets.sort(key=lambda b: b[0])
+        cap = np.inf if max_candidates is None else int(max_candidates)
+        for _, lo, hi, how in brackets:
+            if search.refined >= cap:
+                break
+            search.examine(lo, hi, how)
+        uncertified = search.certify(certify_rtol, int(max_evaluations), cap)
+        if uncertified:
+            shown = ", ".join(f"[{lo:.9g}, {hi:.9g}]" for lo, hi, _ in uncertified[:3])
+            warnings.warn(
+                f"min_gap: {len(uncertified)} interval(s) of s could not be certified free of a gap "
+                f"below {(1 - certify_rtol) * search.best['delta']:.3e} ({shown}); raise "
+                "max_evaluations, or scan them with gap_sweep.", RuntimeWarning, stacklevel=2)
+        best = search.best
+        final = tracker(best["s"])[0]
+        return MinGap(
+            delta_min=float(best["delta"]), s_star=float(best["s"]), degeneracy=d,
+            sector=H.sector, n=H.n, scale=H.scale, s=grid, energies=E, gaps=gaps,
+            residuals=final.residuals, matvecs=H.matvecs - start, evaluations=tracker.evaluations,
+            candidates=search.candidates, seconds=time.perf_counter() - t0,
+            delta_rtol=search.achieved_rtol(), uncertified=uncertified, certify_rtol=certify_rtol,
+        )
+    finally:
+        # the search's closures form reference cycles that would keep the tracker, and so
+        # its eigenvectors and eigensolver basis (gigabytes at n = 24), alive until the
+        # cyclic garbage collector happens to run
+        tracker.release()
 
 
 class _Converged(Exception):

@@ -256,3 +256,27 @@ def test_hamiltonian_input_keeps_its_scale_and_takes_a_schedule():
     slow = spectral.Schedule.from_functions(lambda s: 2 * (1 - s), lambda s: s)
     assert spectral.min_gap(H, schedule=slow).delta_min == pytest.approx(
         spectral.min_gap(bqm, scale=None, schedule=slow).delta_min, abs=1e-12)
+
+
+def test_min_gap_frees_its_eigensolver_memory_when_it_returns():
+    """The eigenvectors and the Davidson basis that min_gap keeps between points are freed
+    when it returns, not when the cyclic garbage collector next runs (gigabytes at n = 24: a
+    study worker would hold them into its next instance)."""
+    import gc
+    import tracemalloc
+
+    from studies.problems import random_selection_bqm
+
+    H = spectral.AnnealingHamiltonian.from_bqm(random_selection_bqm(12, 0))
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        result = spectral.min_gap(H, levels=3)
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert held < 16 * 8 * H.dim  # H's own caches, not the solver's 50 or more vectors
+    assert result.degeneracy == 1 and 0 < result.delta_min < 1
