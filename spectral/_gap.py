@@ -115,8 +115,9 @@ class MinGap:
         Achieved relative accuracy of ``delta_min``: the larger of ``1 - Delta_pred /
         delta_min``, with Delta_pred the minimum of the hyperbola through the two refined
         points nearest s* (none at an end point), and the eigensolver's error bound on the
-        computed gap over ``delta_min`` (never below a few ulp of ||H||, so about 1e-6 at a
-        gap of 1e-8); NaN where the minimum was refined on Delta alone (see :func:`min_gap`).
+        computed gap over ``delta_min``, never below what double precision resolves of a gap
+        (about ``4 n eps ||H(s*)||``: 4e-6 of a gap of 1e-8 at 14 qubits); NaN where the
+        minimum was refined on Delta alone (see :func:`min_gap`).
     uncertified : list of tuple
         Intervals ``(lo, hi, bound)`` of s that the certification could not clear of a gap
         below ``(1 - certify_rtol) * delta_min`` (empty when all of [0, 1] is certified).
@@ -706,13 +707,13 @@ class _Search:
         by at most ``r_0 + r_d``. Where that exceeds ``rtol * Delta`` (a tiny gap, solved
         iteratively) the point is solved once more with one level more: the levels 0..d,
         separated by ``eta`` from level d + 1, are then off by at most ``sum r_j**2 / eta``
-        each (the quadratic residual bound of a cluster). Never below 4 ulp of ||H(s)||, the
-        precision of the residuals themselves.
+        each (the quadratic residual bound of a cluster). Never below the rounding of the
+        computed gap itself (:func:`_rounding_floor`).
         """
         lv, _ = self.tracker.known(s)
         d = self.d
         a, b = self.H.coefficients(s)
-        floor = 4.0 * np.finfo(float).eps * _norm_estimate(self.H, a, b)
+        floor = _rounding_floor(self.H, a, b)
         delta = _delta(lv, d)
         error = float(lv.residuals[0] + lv.residuals[d])
         if error > self.rtol * delta and d + 2 <= self.H.dim:
@@ -808,6 +809,20 @@ class _Search:
         """dDelta/ds at a solved point, as solved."""
         _, sl = self.tracker.known(s)
         return float(sl[self.d] - sl[0])
+
+
+def _rounding_floor(H, a: float, b: float) -> float:
+    """What double precision resolves of a computed gap at H(s) = a H_D + b H_P.
+
+    Each level is a Rayleigh quotient ``x^T (H x)`` (``lowest_levels`` recomputes it from the
+    final vectors): the matvec sums ``t`` terms per row (the flips and the diagonal), the
+    inner product ``2**nbits`` products, which blocked summation resolves like pairwise
+    summation, to ``nbits`` roundings. Each level is therefore off by up to about
+    ``(t + nbits) eps ||H(s)||``, and the gap by twice that. A minimum gap near this floor
+    is not resolved: its ``delta_rtol`` approaches or exceeds 1.
+    """
+    terms = H.nbits + (H.flip_sign != 0.0) + 1
+    return 2.0 * (terms + H.nbits) * np.finfo(float).eps * _norm_estimate(H, a, b)
 
 
 def _delta(lv: Levels, d: int) -> float:

@@ -238,3 +238,39 @@ def test_problem_families_reject_bad_parameters():
     a = rounded_ising_bqm(5, np.random.default_rng(3))
     b = rounded_ising_bqm(5, np.random.default_rng(3))
     assert a == b and a.num_variables == 5 and a.vartype is dimod.SPIN
+
+
+@pytest.mark.parametrize("n, eps", [(10, 0.3), (10, 0.5), (12, 0.5), (14, 0.3)])
+def test_reported_accuracy_covers_the_error_of_a_gap_near_the_rounding_floor(n, eps):
+    # minimum gaps of 6e-6 to 2e-9 at s* = 0.94-0.98, |E| about 3: a computed gap is off by
+    # several ulp of ||H|| there, more than the search's own error, and delta_rtol must say so
+    m = n - 1
+    bqm = perturbative_crossing_bqm(n, eps=eps, delta=0.2)
+    params = (m * (1.0 - eps) - 0.2, 1.0 - eps, 1.0)
+    scale = naive.ising_scale(bqm)
+    ref_delta, ref_s = _zoomed_min(lambda s: float(np.diff(_star_levels(m, s, params, scale))[0]))
+    result = spectral.min_gap(bqm)
+    assert result.degeneracy == 1 and result.certified
+    assert result.s_star == pytest.approx(ref_s, abs=1e-6)
+    # the reference's own rounding: eigvalsh on sector blocks of norm at most ||H(s*)||
+    bound = (1 - ref_s) * n + ref_s * (sum(map(abs, bqm.linear.values()))
+                                       + sum(map(abs, bqm.quadratic.values()))) / scale
+    reference_error = 4 * np.finfo(float).eps * bound
+    assert abs(result.delta_min - ref_delta) <= result.delta_rtol * result.delta_min + reference_error
+
+
+@pytest.mark.parametrize("n", [12, 14])
+def test_gap_at_s_star_is_the_exact_gap_there_to_rounding(n):
+    # the sweep's solvers are warm-started from point to point, their projected matrices
+    # updated through many restarts; the levels min_gap reports must still be those of H(s*)
+    # to the rounding of one Rayleigh quotient, (2n + 1) ulp of ||H(s*)||, not to what the
+    # solvers accumulated (several times that on this family)
+    m = n - 1
+    bqm, params = _star(m)
+    scale = naive.ising_scale(bqm)
+    result = spectral.min_gap(bqm)
+    s = result.s_star
+    exact = float(np.diff(_star_levels(m, s, params, scale))[0])
+    bound = (1 - s) * n + s * (sum(map(abs, bqm.linear.values()))
+                               + sum(map(abs, bqm.quadratic.values()))) / scale
+    assert abs(result.delta_min - exact) <= (2 * n + 1) * np.finfo(float).eps * bound
