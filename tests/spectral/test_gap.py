@@ -1,5 +1,8 @@
 """gap_sweep and min_gap against dense diagonalisation and the free-fermion Ising chain."""
 
+import gc
+import tracemalloc
+
 import dimod
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ from scipy.optimize import minimize_scalar
 
 import spectral
 from spectral._gap import COARSE_RTOL
+from studies.problems import random_selection_bqm
 from tests import naive
 
 
@@ -262,11 +266,6 @@ def test_min_gap_frees_its_eigensolver_memory_when_it_returns():
     """The eigenvectors and the Davidson basis that min_gap keeps between points are freed
     when it returns, not when the cyclic garbage collector next runs (gigabytes at n = 24: a
     study worker would hold them into its next instance)."""
-    import gc
-    import tracemalloc
-
-    from studies.problems import random_selection_bqm
-
     H = spectral.AnnealingHamiltonian.from_bqm(random_selection_bqm(12, 0))
     gc.collect()
     gc.disable()

@@ -35,6 +35,13 @@ def _norm(bqm) -> float:
     return float(np.abs(HD).sum(axis=1).max() + np.abs(HP).max())
 
 
+def _norm_bound(bqm, s: float, scale: float) -> float:
+    """An upper bound of ||(1 - s) H_D + s H_P||, H_P the BQM's energy over ``scale`` (no
+    dense matrix: for n where that would not fit)."""
+    energy = sum(map(abs, bqm.linear.values())) + sum(map(abs, bqm.quadratic.values()))
+    return (1 - s) * bqm.num_variables + s * energy / scale
+
+
 def _assert_matches(result, ref_delta, bqm, rtol=1e-6):
     """delta_min to ``rtol`` of the reference, beyond what double precision resolves (a few ulp
     of ||H|| in either spectrum), and inside twice the accuracy that min_gap reports (an
@@ -245,17 +252,14 @@ def test_reported_accuracy_covers_the_error_of_a_gap_near_the_rounding_floor(n, 
     # minimum gaps of 6e-6 to 2e-9 at s* = 0.94-0.98, |E| about 3: a computed gap is off by
     # several ulp of ||H|| there, more than the search's own error, and delta_rtol must say so
     m = n - 1
-    bqm = perturbative_crossing_bqm(n, eps=eps, delta=0.2)
-    params = (m * (1.0 - eps) - 0.2, 1.0 - eps, 1.0)
+    bqm, params = _star(m, eps=eps)
     scale = naive.ising_scale(bqm)
     ref_delta, ref_s = _zoomed_min(lambda s: float(np.diff(_star_levels(m, s, params, scale))[0]))
     result = spectral.min_gap(bqm)
     assert result.degeneracy == 1 and result.certified
     assert result.s_star == pytest.approx(ref_s, abs=1e-6)
     # the reference's own rounding: eigvalsh on sector blocks of norm at most ||H(s*)||
-    bound = (1 - ref_s) * n + ref_s * (sum(map(abs, bqm.linear.values()))
-                                       + sum(map(abs, bqm.quadratic.values()))) / scale
-    reference_error = 4 * np.finfo(float).eps * bound
+    reference_error = 4 * np.finfo(float).eps * _norm_bound(bqm, ref_s, scale)
     assert abs(result.delta_min - ref_delta) <= result.delta_rtol * result.delta_min + reference_error
 
 
@@ -271,6 +275,5 @@ def test_gap_at_s_star_is_the_exact_gap_there_to_rounding(n):
     result = spectral.min_gap(bqm)
     s = result.s_star
     exact = float(np.diff(_star_levels(m, s, params, scale))[0])
-    bound = (1 - s) * n + s * (sum(map(abs, bqm.linear.values()))
-                               + sum(map(abs, bqm.quadratic.values()))) / scale
-    assert abs(result.delta_min - exact) <= (2 * n + 1) * np.finfo(float).eps * bound
+    ulp = np.finfo(float).eps * _norm_bound(bqm, s, scale)
+    assert abs(result.delta_min - exact) <= (2 * n + 1) * ulp
