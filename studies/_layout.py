@@ -93,7 +93,8 @@ ROOT_ATTRS = {
     "qaxai_version": "package version", "git_commit": "commit of the checkout, or ''",
     "config": "the TOML text", "config_sha256": "its hash: a file belongs to one config",
     "config_source": "where the config came from", "library_versions": "JSON",
-    "host": "machine name", "created": "ISO time (UTC)",
+    "host": "machine name",
+    "cpu": "processor model name (absent in older files)", "created": "ISO time (UTC)",
     "runs": "JSON list: start, end, workers, interrupted, done, failed per run",
 }
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ._findings import is_scaled, scaling_by_kind, t99_fits_by_kind
 from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
-from .store import load_study
+from .store import load_study, machine_of
 
 __all__ = ["summarise"]
 
@@ -99,7 +99,7 @@ def summarise(path: str | PathLike, *, xai_tables: bool = False) -> str:
              f"study        {a.get('config_source')} (config sha256 "
              f"{str(a.get('config_sha256'))[:12]}...)",
              f"written by   qaxai {a.get('qaxai_version')} (commit "
-             f"{a.get('git_commit')[:10] or 'unknown'}) on {a.get('host')}, created "
+             f"{a.get('git_commit')[:10] or 'unknown'}) on {machine_of(a)}, created "
              f"{a.get('created')}",
              f"runs         {len(runs)}" + "".join(
                  f"\n  {r['started']} .. {r['finished']}: {r['done']} done, {r['failed']} "

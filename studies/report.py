@@ -19,7 +19,7 @@ import numpy as np
 
 from ._findings import is_scaled, problem_kind, scaling_by_kind, t99_fits_by_kind
 from ._layout import DYNAMICS, HARDWARE, SPECTRAL, XAI, read_group
-from .store import StudyData, load_study
+from .store import StudyData, load_study, machine_of
 
 __all__ = ["write_report"]
 
@@ -61,7 +61,7 @@ def _provenance(study: StudyData, path: Path) -> list[_Block]:
     rows = [["file", str(path)], ["config", f"{a.get('config_source')} (sha256 "
                                               f"{str(a.get('config_sha256'))[:12]}…)"],
             ["written by", f"qaxai {a.get('qaxai_version')}, commit "
-                           f"{str(a.get('git_commit'))[:10] or 'unknown'}, on {a.get('host')}"],
+                           f"{str(a.get('git_commit'))[:10] or 'unknown'}, on {machine_of(a)}"],
             ["created", str(a.get("created"))], ["runs", str(len(runs))],
             ["instances", f"{len(study.instances)} complete, {len(study.failed)} failed"]]
     source = str(a.get("config_source"))

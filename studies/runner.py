@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
+import numpy as np
+
 from ._plan import plan
-from ._tasks import run_instance
+from ._tasks import _bqm_record, run_instance
 from .config import StudyConfig, load_config
+from .exceptions import StoreError
 from .store import StudyStore, _now
 
 __all__ = ["run_study", "RunSummary"]
@@ -146,6 +149,8 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
     summary = RunSummary(path=path)
     statuses = store.statuses()
     todo = [i for i in instances if statuses.get(i.id) != "complete"]
+    if todo and len(todo) < len(instances):  # what is left must come from the same problems
+        _check_same_inputs(store, instances)
     summary.total, summary.skipped = len(instances), len(instances) - len(todo)
     started = _now()
     client = cluster = None
@@ -168,6 +173,62 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
                           "failed": summary.failed, "skipped": summary.skipped,
                           "interrupted": summary.interrupted})
     return summary
+
+
+# a resumed problem's BQM may differ from the stored one by the rounding of another CPU's SIMD
+# paths (float32 maps and gradients, about 1e-7 of the largest coefficient), never by more
+_INPUT_RTOL = 1e-5
+
+
+def _check_same_inputs(store: StudyStore, instances: list) -> None:
+    """Refuse to resume a file whose complete instances were computed from other problems than
+    this run builds: a built-in model retrained where the file was not started (its training
+    is reproducible to the bit only on one CPU type, and selects other images), a changed
+    checkpoint, factory or image folder. One file holds the problems of one model."""
+    stored = store.inputs()
+    for inst in instances:
+        old = stored.get(inst.id)
+        if old is None:
+            continue
+        why = None
+        if inst.kind == "xai" and old["spec"].get("images") != inst.spec.get("images"):
+            why = "explains other images (the model classifies others correctly)"
+        elif inst.kind == "problem" and old["bqm"] is not None:
+            why = _bqm_difference(old["bqm"], *_bqm_record(inst.payload["bqm"]))
+        if why is not None:
+            raise StoreError(
+                f"{store.path} cannot be resumed by this run: its complete instance "
+                f"{inst.id!r} {why}. The model or the data behind the file changed since it "
+                "was started: a built-in model trained anew on another CPU type or with other "
+                f"library versions (its cache is {_cache_dir()}), a changed checkpoint, "
+                "factory or image folder. qaxai does not mix the problems of two models in "
+                "one file: resume on the machine that started it (or copy its cached model "
+                "there), restore the inputs, or choose another --out.")
+
+
+def _bqm_difference(old: dict, datasets: dict, attrs: dict) -> str | None:
+    """Why a stored BQM is not the one built now, or None when it is (to ``_INPUT_RTOL``)."""
+    if old["vartype"] != attrs["vartype"] or any(
+            np.shape(old.get(k)) != np.shape(v) for k, v in datasets.items()):
+        return "was a problem of another size or kind than this run builds"
+    for k in ("quadratic_row", "quadratic_col"):
+        if not np.array_equal(old[k], datasets[k]):
+            return "couples other variables than the problem this run builds"
+    scale = max(np.abs(old["linear"]).max(initial=0.0),
+                np.abs(old["quadratic_bias"]).max(initial=0.0), abs(old["offset"]))
+    diff = max(np.abs(old["linear"] - datasets["linear"]).max(initial=0.0),
+               np.abs(old["quadratic_bias"] - datasets["quadratic_bias"]).max(initial=0.0),
+               abs(old["offset"] - attrs["offset"]))
+    if diff > _INPUT_RTOL * scale:
+        return (f"has biases that differ from the problem this run builds by up to {diff:.3g} "
+                f"(largest bias {scale:.3g})")
+    return None
+
+
+def _cache_dir() -> str:
+    from encoding import cache_dir
+
+    return str(cache_dir())
 
 
 def _submit(client, todo: list, settings, threads: int) -> list:

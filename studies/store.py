@@ -3,7 +3,8 @@
 Layout (``h5py`` alone reads it)::
 
     /                      attrs: format, format_version, qaxai_version, git_commit, config,
-                           config_sha256, config_source, library_versions, host, created, runs
+                           config_sha256, config_source, library_versions, host, cpu, created,
+                           runs
     /instances/<id>        attrs: status, kind, spec (JSON), seconds, worker, error
     /instances/<id>/bqm, encoding, spectral, dynamics, hardware, xai   (datasets below)
 
@@ -76,6 +77,24 @@ def _library_versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = ""
     return out
+
+
+def _cpu() -> str:
+    """The processor's model name (a trained model's last bits follow its SIMD paths)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_of(attrs: Mapping) -> str:
+    """Where a study file was started: its host, and its CPU where the file records one."""
+    cpu = attrs.get("cpu")
+    return f"{attrs.get('host')} ({cpu})" if cpu else str(attrs.get("host"))
 
 
 def _open(path: Path, mode: str, wait: float = 60.0) -> h5py.File:
@@ -165,7 +184,8 @@ class StudyStore:
                     "config": config.text, "config_sha256": config.sha256,
                     "config_source": config.source,
                     "library_versions": json.dumps(versions),
-                    "host": socket.gethostname(), "created": _now(), "runs": "[]"})
+                    "host": socket.gethostname(), "cpu": _cpu(), "created": _now(),
+                    "runs": "[]"})
                 f.create_group("instances")
             os.replace(tmp, self.path)  # a file either exists whole or not at all
 
@@ -192,6 +212,23 @@ class StudyStore:
         with _open(self.path, "r") as f:
             return {k: str(g.attrs["status"]) for k, g in f["instances"].items()
                     if "status" in g.attrs}
+
+    def inputs(self) -> dict[str, dict]:
+        """What each complete instance was computed from: ``id -> {"spec": {...}, "bqm":
+        {dataset: ndarray, "offset": float, "vartype": str} or None}`` (the check a resumed
+        run makes that it would compute the same problems)."""
+        out = {}
+        with _open(self.path, "r") as f:
+            for k, g in f["instances"].items():
+                if g.attrs.get("status") != COMPLETE:
+                    continue
+                bqm = None
+                if "bqm" in g:
+                    b = g["bqm"]
+                    bqm = {name: b[name][()] for name in b}
+                    bqm.update(offset=float(b.attrs["offset"]), vartype=str(b.attrs["vartype"]))
+                out[k] = {"spec": json.loads(g.attrs.get("spec", "{}")), "bqm": bqm}
+        return out
 
     # -- writing ---------------------------------------------------------------------------
     def write(self, instance_id: str, *, kind: str, spec: Mapping, data: Mapping | None = None,

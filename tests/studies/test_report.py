@@ -67,6 +67,8 @@ def test_report_page_and_markdown(tiny_study, tmp_path, capsys):
     assert any("T_boundary within" in p for p in page.paragraphs)  # the T_99 finding
     assert any("Bhattacharyya" in p for p in page.paragraphs)
     md = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
+    # the provenance names the CPU: a trained model's last bits, so its problems, follow it
+    assert study.attrs["cpu"] and f"({study.attrs['cpu']})" in md
     targets = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert len(targets) == len(page.images)
     assert all((tmp_path / "rep" / t).is_file() for t in targets)

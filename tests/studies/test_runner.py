@@ -12,6 +12,8 @@ import dimod
 import h5py
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import simulate
 import spectral
@@ -248,3 +250,73 @@ def test_the_local_cluster_leaves_memory_to_the_guards_not_to_an_equal_share():
         client.close()
         cluster.close()
     assert n == 2 and limits == [0, 0]
+
+
+@pytest.mark.xdist_group("tiny-study")  # one worker builds the study once
+def test_a_study_resumed_with_another_model_is_refused_and_left_as_it_was(
+        tiny_study, trained_default_cache, tmp_path, monkeypatch):
+    # the same config on a machine whose trained default model differs in its weights (another
+    # CPU's training) would fill the rest of the file with another model's problems
+    import shutil
+
+    import torch
+
+    from studies.exceptions import StoreError
+
+    config, path, _ = tiny_study
+    copy = tmp_path / "tiny.h5"
+    shutil.copy(path, copy)
+    with h5py.File(copy, "r+") as f:  # one image problem left to compute
+        left = next(k for k, g in f["instances"].items()
+                    if json.loads(g.attrs["spec"]).get("source") == "image")
+        del f["instances"][left]
+    other = tmp_path / "other-cache"
+    shutil.copytree(trained_default_cache, other)
+    g = torch.Generator().manual_seed(5)
+    for pt in other.glob("*.pt"):
+        state = torch.load(pt, weights_only=True)
+        torch.save({k: v * (1 + 0.03 * torch.randn(v.shape, generator=g))
+                    if v.is_floating_point() and v.ndim > 1 else v
+                    for k, v in state.items()}, pt)
+    before = load_study(copy)
+
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(other))
+    with pytest.raises(StoreError, match=r"cannot be resumed by this run: its complete "
+                                         r"instance '[^']+' (has biases|explains other)"):
+        run_study(config, copy, workers=1, threads_per_task=1, progress=False)
+    after = load_study(copy)
+    assert set(after.instances) == set(before.instances)
+    assert after.attrs["runs"] == before.attrs["runs"]
+
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(trained_default_cache))
+    summary = run_study(config, copy, workers=1, threads_per_task=1, progress=False)
+    assert (summary.done, summary.failed) == (1, 0)
+    assert left in load_study(copy).instances
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(3, 8), seed=st.integers(0, 2**31 - 1), scale=st.floats(1e-6, 1e6))
+def test_a_resumed_bqm_is_the_stored_one_to_rounding_and_no_further(n, seed, scale):
+    from studies._tasks import _bqm_record
+    from studies.runner import _INPUT_RTOL, _bqm_difference
+
+    rng = np.random.default_rng(seed)
+    bqm = dimod.BQM({i: scale * rng.normal() for i in range(n)},
+                    {(i, j): scale * rng.normal() for i in range(n) for j in range(i + 1, n)},
+                    scale * rng.normal(), "BINARY")
+    data, attrs = _bqm_record(bqm)
+    stored = {**data, "offset": attrs["offset"], "vartype": attrs["vartype"]}
+    largest = max(np.abs(data["linear"]).max(), np.abs(data["quadratic_bias"]).max(),
+                  abs(attrs["offset"]))
+    # float32 rounding of every bias (another CPU's maps and gradients) is the same problem
+    rounded = {k: v.astype(np.float32).astype(float) if k in ("linear", "quadratic_bias")
+               else v for k, v in data.items()}
+    assert _bqm_difference(stored, rounded, attrs) is None
+    # one bias moved by twice the tolerance is another problem
+    moved = {k: v.copy() for k, v in data.items()}
+    moved["quadratic_bias"][rng.integers(moved["quadratic_bias"].size)] += 2 * _INPUT_RTOL * largest
+    assert "differ from the problem this run builds" in _bqm_difference(stored, moved, attrs)
+    assert "another size" in _bqm_difference(stored, {**data, "linear": data["linear"][:-1]},
+                                             attrs)
+    assert "other variables" in _bqm_difference(
+        stored, {**data, "quadratic_col": data["quadratic_col"][::-1].copy()}, attrs)
