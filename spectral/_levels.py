@@ -280,9 +280,7 @@ def _ritz_pairs(H: AnnealingHamiltonian, a: float, b: float,
     X = np.array(rows, dtype=np.float64, order="C", ndmin=2)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     HX = H._apply(a, b, X, count=False)
-    G = X @ HX.T
-    S = X @ X.T
-    theta, C = sla.eigh(0.5 * (G + G.T), 0.5 * (S + S.T))
+    theta, C = sla.eigh(_pairwise_gram(X, HX), _pairwise_gram(X, X))
     X = C.T @ X
     HX = C.T @ HX
     norms = np.linalg.norm(X, axis=1)
@@ -293,6 +291,25 @@ def _ritz_pairs(H: AnnealingHamiltonian, a: float, b: float,
         HX[j] -= theta[j] * X[j]
         res[j] = np.linalg.norm(HX[j])
     return theta, X, res
+
+
+def _pairwise_gram(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The symmetric k x k matrix of the inner products X[i] . Y[j], each a pairwise sum.
+
+    A BLAS product's rounding over a row of 2^n terms depends on its kernel, up to one rounding
+    per term (2^n) where the kernel accumulates in sequence; numpy's pairwise sum takes about
+    log2(2^n) = n, the count that :func:`spectral._gap._rounding_floor` allows for, on any
+    machine. The upper triangle is computed and mirrored (H is symmetric). One row's
+    temporary at a time.
+    """
+    k = X.shape[0]
+    out = np.empty((k, k))
+    tmp = np.empty(X.shape[1])
+    for i in range(k):
+        for j in range(i, k):
+            np.multiply(X[i], Y[j], out=tmp)
+            out[i, j] = out[j, i] = tmp.sum()
+    return out
 
 
 def _exact_levels(H: AnnealingHamiltonian, s: float, k: int):

@@ -263,7 +263,7 @@ def test_reported_accuracy_covers_the_error_of_a_gap_near_the_rounding_floor(n, 
     assert abs(result.delta_min - ref_delta) <= result.delta_rtol * result.delta_min + reference_error
 
 
-@pytest.mark.parametrize("n", [12, 14])
+@pytest.mark.parametrize("n", [12, 14, 16])
 def test_gap_at_s_star_is_the_exact_gap_there_to_rounding(n):
     # the sweep's solvers are warm-started from point to point, their projected matrices
     # updated through many restarts; the levels min_gap reports must still be those of H(s*)
@@ -277,3 +277,23 @@ def test_gap_at_s_star_is_the_exact_gap_there_to_rounding(n):
     exact = float(np.diff(_star_levels(m, s, params, scale))[0])
     ulp = np.finfo(float).eps * _norm_bound(bqm, s, scale)
     assert abs(result.delta_min - exact) <= (2 * n + 1) * ulp
+
+
+@pytest.mark.parametrize("nbits", [12, 18])
+def test_ritz_inner_products_round_as_a_pairwise_sum(nbits):
+    # one term of 1 and 2^n - 1 terms below half an ulp of it: a sum that runs through them
+    # in sequence, as a BLAS kernel's accumulators do, drops each; the floor of delta_rtol
+    # allows n roundings of the largest partial sum, which a pairwise sum keeps to
+    import math
+
+    from spectral._levels import _pairwise_gram
+
+    dim = 2**nbits
+    tiny = 0.4 * np.finfo(float).eps
+    x = np.full(dim, tiny)
+    x[0] = 1.0
+    X = np.stack([x, np.ones(dim)])
+    exact = math.fsum([1.0, (dim - 1) * tiny])  # x . 1
+    gram = _pairwise_gram(X, X)
+    assert gram[0, 1] == gram[1, 0] and gram[1, 1] == dim
+    assert abs(gram[0, 1] - exact) <= nbits * np.finfo(float).eps * exact
