@@ -175,8 +175,8 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
     return summary
 
 
-# a resumed problem's BQM may differ from the stored one by the rounding of another CPU's SIMD
-# paths (float32 maps and gradients, about 1e-7 of the largest coefficient), never by more
+# the same model on another CPU may round its float32 maps and gradients otherwise (float32's
+# eps is 6e-8); a different model moves the biases by far more than this share of the largest
 _INPUT_RTOL = 1e-5
 
 
