@@ -185,6 +185,8 @@ def _check_same_inputs(store: StudyStore, instances: list) -> None:
     this run builds: a built-in model retrained where the file was not started (its training
     is reproducible to the bit only on one CPU type, and selects other images), a changed
     checkpoint, factory or image folder. One file holds the problems of one model."""
+    from encoding import cache_dir
+
     stored = store.inputs()
     for inst in instances:
         old = stored.get(inst.id)
@@ -200,7 +202,7 @@ def _check_same_inputs(store: StudyStore, instances: list) -> None:
                 f"{store.path} cannot be resumed by this run: its complete instance "
                 f"{inst.id!r} {why}. The model or the data behind the file changed since it "
                 "was started: a built-in model trained anew on another CPU type or with other "
-                f"library versions (its cache is {_cache_dir()}), a changed checkpoint, "
+                f"library versions (its cache is {cache_dir()}), a changed checkpoint, "
                 "factory or image folder. qaxai does not mix the problems of two models in "
                 "one file: resume on the machine that started it (or copy its cached model "
                 "there), restore the inputs, or choose another --out.")
@@ -223,12 +225,6 @@ def _bqm_difference(old: dict, datasets: dict, attrs: dict) -> str | None:
         return (f"has biases that differ from the problem this run builds by up to {diff:.3g} "
                 f"(largest bias {scale:.3g})")
     return None
-
-
-def _cache_dir() -> str:
-    from encoding import cache_dir
-
-    return str(cache_dir())
 
 
 def _submit(client, todo: list, settings, threads: int) -> list:
