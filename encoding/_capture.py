@@ -15,7 +15,7 @@ from torch import nn
 
 from .exceptions import EncodingError
 
-__all__ = ["Capture", "capture", "resolve_layer", "ablation_relevance"]
+__all__ = ["Capture", "capture", "resolve_layer", "ablation_relevance", "check_scores"]
 
 
 @dataclass
@@ -278,12 +278,33 @@ def _chunk(images: torch.Tensor) -> int:
     return auto_batch_size(images)
 
 
+def check_scores(logits: torch.Tensor, *, offset: int = 0, what: str = "image") -> None:
+    """Refuse a model output with a NaN or infinity: its argmax (the "prediction") and every
+    explanation of it would be meaningless. Names the first image (``offset`` + its row) and
+    class.
+
+    Raises
+    ------
+    EncodingError
+    """
+    logits = logits.detach()
+    bad = ~torch.isfinite(logits)
+    if bool(bad.any()):
+        row, col = (int(v) for v in bad.nonzero()[0])
+        raise EncodingError(
+            f"the model's output for {what} {offset + row} is {float(logits[row, col])} at class "
+            f"{col} ({int(bad.any(1).sum())} image(s) of this batch have non-finite scores); a "
+            "NaN or infinity in the weights, or images outside the range the model expects. "
+            "qaxai neither predicts nor explains from non-finite scores.")
+
+
 def _capture_chunk(model, module, name, images, targets) -> Capture:
     with _eval_mode(model), torch.enable_grad():
         logits, A = _forward_with_layer(model, module, name, images)
         if logits.ndim != 2 or logits.shape[0] != images.shape[0]:
             raise EncodingError(f"the model must return logits (B, classes), got "
                                 f"{tuple(logits.shape)}.")
+        check_scores(logits, what="explained image")
         t = _Targets(targets, logits)
         scores = t.scores(logits)
         (grad,) = torch.autograd.grad(scores.sum(), A, allow_unused=True)
@@ -295,8 +316,12 @@ def _capture_chunk(model, module, name, images, targets) -> Capture:
                             "(B, K, H, W): choose a convolutional layer.")
     acts = A.detach().numpy()
     if not np.isfinite(acts).all() or not torch.isfinite(grad).all():
-        raise EncodingError(f"layer {name!r} produced NaN or inf activations or gradients; check "
-                            "the model's weights and the image scaling.")
+        bad = ~(np.isfinite(acts).reshape(len(acts), -1).all(1)
+                & torch.isfinite(grad).reshape(len(grad), -1).all(1).numpy())
+        row = int(np.flatnonzero(bad)[0])
+        raise EncodingError(f"layer {name!r} produced NaN or inf activations or gradients for "
+                            f"explained image {row} (class {int(t.indices[row])}); check the "
+                            "model's weights and the image scaling.")
     return Capture(acts, grad.detach().numpy(), logits.detach().numpy(), t.indices.numpy(), name,
                    scores.detach().double().numpy(), t.objects)
 

@@ -10,14 +10,16 @@ code is ever loaded). The model is used as given, in eval mode; it is never trai
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
+import traceback
 from os import PathLike
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ._capture import resolve_layer
+from ._capture import check_scores, resolve_layer
 from ._state_dict import load_strictly, read_state_dict
 from .exceptions import EncodingError
 
@@ -76,7 +78,27 @@ def model_from_factory(factory: str, checkpoint: str | PathLike | None = None, *
         or its keys or shapes do not match (the first missing and unexpected keys are named).
     """
     make = _import_factory(factory, search_path)
-    model = make()
+    try:
+        signature = inspect.signature(make)
+    except (TypeError, ValueError):  # a builtin or C callable: called as it is
+        signature = None
+    if signature is not None:
+        needed = [p.name for p in signature.parameters.values()
+                  if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                         p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if needed:
+            raise EncodingError(f"factory {factory!r} needs the arguments {needed}, but a factory "
+                                "is called with no arguments: give them defaults, or wrap it "
+                                "(def make_model(): return MyNet(...)).")
+    try:
+        model = make()
+    except Exception as err:  # noqa: BLE001 - the user's code: named, with its error and line
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        raise EncodingError(f"factory {factory!r} raised {type(err).__name__}: {err} (at "
+                            f"{frame.filename}:{frame.lineno}); fix the factory, or try it "
+                            "alone: python -c \"import "
+                            f"{factory.split(':')[0]} as m; m.{factory.split(':')[1]}()\".") \
+            from err
     if not isinstance(model, nn.Module):
         raise EncodingError(f"factory {factory!r} returned a {type(model).__name__}, not a "
                             "torch.nn.Module.")
@@ -117,4 +139,8 @@ def check_classifier(model: nn.Module, image_shape: tuple[int, int, int], num_cl
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise EncodingError(f"{what} must return class scores (B, {num_classes}) for the data's "
                             f"{num_classes} classes, got {shape} for B = 2.")
+    try:
+        check_scores(out, what="a blank test image")
+    except EncodingError as err:
+        raise EncodingError(f"{what}: {err}") from None
     return name

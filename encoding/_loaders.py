@@ -98,8 +98,13 @@ def load_stl10(root, split: str = "train", size: int | tuple[int, int] | None = 
 
 def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (gzip.BadGzipFile, EOFError, OSError) as err:
+        raise DataError(f"{str(path)!r} cannot be read{' as gzip' if path.suffix == '.gz' else ''}"
+                        f" ({type(err).__name__}: {err}): a damaged or mis-named file? Give the "
+                        "IDX file plain, or gzip-compressed with the .gz suffix.") from err
     header = 4 * (1 + ndim)
     if len(data) < header:
         raise DataError(f"{str(path)!r} is too short for an IDX header ({len(data)} bytes).")
@@ -161,6 +166,59 @@ def load_mnist(root, split: str = "train", size: int | tuple[int, int] | None = 
                         tuple(str(c) for c in range(n_classes)), f"mnist-{split}")
 
 
+#: PIL modes of one integer channel wider than 8 bits, and their full scale
+_WIDE_MODES = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0,
+               "I": 65535.0}
+#: PIL modes with an alpha channel (composited over black)
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+#: PIL modes converted by PIL itself (8 bits per channel, or bilevel)
+_EIGHT_BIT_MODES = {"1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
+
+
+def pixels(im, mode: str, path) -> np.ndarray:
+    """One image's pixels as float32 in [0, 1], ``(H, W)`` for mode "L" or ``(H, W, 3)`` for
+    "RGB", scaled by the image's own bit depth.
+
+    - 8-bit modes (L, P, RGB, CMYK, ...): converted by PIL, divided by 255.
+    - 16-bit grey (``I;16`` and its byte orders) and 32-bit integer grey (``I``, how PIL opens
+      16-bit PNGs): divided by 65535; an ``I`` image with values outside 0..65535 is refused.
+    - 32-bit float grey (``F``): taken as it is; values outside [0, 1] are refused.
+    - With alpha (RGBA, LA, PA, a palette with transparency): composited over black, so a
+      transparent pixel reads as 0 whatever colour it stores.
+
+    Grey sources are repeated to three channels for "RGB"; colour sources are reduced to grey
+    for "L" with PIL's ITU-R 601-2 luma. Any other mode is refused by name.
+
+    Raises
+    ------
+    DataError
+        A mode qaxai does not read, or values outside its range; names the file and the mode.
+    """
+    from PIL import Image
+
+    src = im.mode
+    if src in _WIDE_MODES or src == "F":
+        grey = np.asarray(im, dtype=np.float64)
+        if src == "F":
+            full, rule = 1.0, "a float image must hold values in [0, 1]"
+        else:
+            full, rule = _WIDE_MODES[src], "an integer image must hold values in 0..65535"
+        if grey.size and (not np.isfinite(grey).all() or grey.min() < 0 or grey.max() > full):
+            raise DataError(f"image {str(path)!r} (PIL mode {src!r}) holds values "
+                            f"{grey.min():g}..{grey.max():g}; {rule}. Save it as 8- or 16-bit "
+                            "PNG.")
+        grey = (grey / full).astype(np.float32)
+        return grey if mode == "L" else np.repeat(grey[..., None], 3, axis=2)
+    if src in _ALPHA_MODES or (src == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+    elif src not in _EIGHT_BIT_MODES:
+        raise DataError(f"image {str(path)!r} has PIL mode {src!r}, which qaxai does not read "
+                        f"(it reads {sorted(_EIGHT_BIT_MODES | set(_WIDE_MODES) | _ALPHA_MODES | {'F'})}"
+                        "); save it as 8- or 16-bit PNG.")
+    return np.asarray(im.convert(mode), dtype=np.float32) / 255.0
+
+
 def load_image_folder(root, size: int | tuple[int, int] | None = None, mode: str = "RGB"
                       ) -> ImageDataset:
     """Images from ``root/<class name>/<file>``.
@@ -198,7 +256,7 @@ def load_image_folder(root, size: int | tuple[int, int] | None = None, mode: str
         for path in files:
             try:
                 with Image.open(path) as im:
-                    arr = np.asarray(im.convert(mode), dtype=np.float32) / 255.0
+                    arr = pixels(im, mode, path)
             except (UnidentifiedImageError, OSError) as err:
                 raise DataError(f"cannot read image {str(path)!r}: {err}") from err
             t = torch.from_numpy(arr)

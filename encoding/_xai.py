@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from . import metrics as M
 from ._cam import GradCAM, GradCAMPlusPlus, heatmaps_from_weights
-from ._capture import _check_images, resolve_layer
+from ._capture import _check_images, check_scores, resolve_layer
 from ._data import ImageDataset
 from ._qubocam import QuboCAM
 from ._scores import relevance
@@ -118,8 +118,12 @@ def select_correct(model: nn.Module, data: ImageDataset, n_per_class: int = 20, 
         model.eval()
         try:
             step = M.auto_batch_size(data.images, 512)
-            pred = torch.cat([model(data.images[i:i + step]).argmax(1)
-                              for i in range(0, len(data), step)]).numpy()
+            pred = []
+            for i in range(0, len(data), step):
+                logits = model(data.images[i:i + step])
+                check_scores(logits, offset=i, what=f"{data.name} image")
+                pred.append(logits.argmax(1))
+            pred = torch.cat(pred).numpy()
         finally:
             model.train(was)
     labels = data.labels.numpy()

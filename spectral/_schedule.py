@@ -43,8 +43,9 @@ class Schedule:
     Raises
     ------
     ScheduleError
-        If A or B is non-finite anywhere on [0, 1], or A(0) <= 0 (then H(0) has no unique
-        ground state and the anneal has no well-defined initial state).
+        If A or B is non-finite or negative anywhere on [0, 1], A(0) <= 0 (then H(0) has no
+        unique ground state and the anneal has no well-defined initial state) or B(1) <= 0
+        (then the anneal does not end in the problem): :meth:`check_values`.
     """
 
     def __init__(
@@ -56,9 +57,11 @@ class Schedule:
         dB: Callable[[np.ndarray], np.ndarray] | None = None,
         name: str = "custom",
         description: str | None = None,
+        signed: bool = False,
     ):
         self._A, self._B, self._dA, self._dB = A, B, dA, dB
         self.name = name
+        self.signed = bool(signed)
         self.description = description or name
         self._validate()
 
@@ -84,16 +87,20 @@ class Schedule:
         dA: Callable[[float], float] | None = None,
         dB: Callable[[float], float] | None = None,
         name: str = "custom",
+        signed: bool = False,
     ) -> "Schedule":
         """A schedule from two callables of s (scalars or arrays); derivatives optional.
 
         Without ``dA``/``dB`` the slopes are taken by central differences (step 1e-6,
-        one-sided at the ends).
+        one-sided at the ends). ``signed=True`` admits A(s) or B(s) of either sign (finite,
+        A(0) > 0): a sweep beyond annealing, such as a Landau-Zener passage whose B changes
+        sign, for time evolution only; :func:`spectral.min_gap` refuses it, since its
+        certificate needs A, B >= 0.
         """
         if not (callable(A) and callable(B)):
             raise TypeError("A and B must be callables of s, e.g. lambda s: 1 - s.")
         return cls(_vectorize(A), _vectorize(B), dA=_vectorize(dA) if dA else None,
-                   dB=_vectorize(dB) if dB else None, name=name)
+                   dB=_vectorize(dB) if dB else None, name=name, signed=signed)
 
     @classmethod
     def from_table(cls, s, A, B, *, name: str = "table") -> "Schedule":
@@ -188,26 +195,62 @@ class Schedule:
             return float(da), float(db)
         return np.broadcast_to(da, arr.shape).copy(), np.broadcast_to(db, arr.shape).copy()
 
+    @staticmethod
+    def check_values(s, A, B, *, name: str = "custom", unit: str = "") -> None:
+        """The rule every schedule obeys, on values ``A(s)``, ``B(s)`` at points ``s`` (the
+        first at s = 0, the last at s = 1): finite, ``A, B >= 0`` everywhere, ``A(0) > 0``
+        (the driver alone at the start: a unique initial state) and ``B(1) > 0`` (the problem
+        at the end: the anneal ends in its ground state). The D-Wave adapter checks its
+        tables (GHz) with this rule as well.
+
+        Raises
+        ------
+        ScheduleError
+            Naming the schedule, the function, the first values of s that break the rule and
+            the rule.
+        """
+        s, a, b = (np.asarray(x, dtype=float) for x in (s, A, B))
+        unit = f" {unit}" if unit else ""
+        for label, col in (("A", a), ("B", b)):
+            bad = ~np.isfinite(col)
+            if bad.any():
+                raise ScheduleError(f"schedule {name!r}: {label}(s) is not finite at s = "
+                                    f"{_first(s[bad])}; a schedule takes finite values on [0, 1].")
+            bad = col < 0.0
+            if bad.any():
+                raise ScheduleError(
+                    f"schedule {name!r}: {label}(s) < 0 at s = {_first(s[bad])} (e.g. "
+                    f"{label}({s[bad][0]:g}) = {col[bad][0]:g}{unit}); A(s) and B(s) must be "
+                    ">= 0 on [0, 1] (a negative A flips the driver, a negative B the problem).")
+        if not a[0] > 0.0:
+            raise ScheduleError(
+                f"schedule {name!r}: A(0) = {a[0]:g}{unit} must be > 0, otherwise H(0) has no "
+                "unique ground state (the driver -sum X_i must dominate at s = 0).")
+        if not b[-1] > 0.0:
+            raise ScheduleError(
+                f"schedule {name!r}: B(1) = {b[-1]:g}{unit} must be > 0, otherwise H(1) is not "
+                "the problem and the anneal does not end in its ground state.")
+
     def _validate(self) -> None:
         try:
             a = np.asarray(self._A(_CHECK_POINTS), dtype=float) * np.ones_like(_CHECK_POINTS)
             b = np.asarray(self._B(_CHECK_POINTS), dtype=float) * np.ones_like(_CHECK_POINTS)
         except Exception as exc:  # a user callable failed: say which schedule, keep the cause
             raise ScheduleError(f"schedule {self.name!r} could not be evaluated on [0, 1]: {exc}") from exc
-        for label, col in (("A", a), ("B", b)):
-            if not np.all(np.isfinite(col)):
-                where = _CHECK_POINTS[~np.isfinite(col)][:3]
-                raise ScheduleError(
-                    f"schedule {self.name!r}: {label}(s) is not finite at s = {where.tolist()}."
-                )
-        if not a[0] > 0.0:
-            raise ScheduleError(
-                f"schedule {self.name!r}: A(0) = {a[0]} must be > 0, otherwise H(0) has no unique "
-                "ground state (the driver -sum X_i must dominate at s = 0)."
-            )
+        if self.signed:  # finite, and the driver alone at the start
+            self.check_values(_CHECK_POINTS, np.abs(a), np.where(np.isfinite(b), 1.0, b),
+                              name=self.name)
+            if not a[0] > 0.0:
+                raise ScheduleError(f"schedule {self.name!r}: A(0) = {a[0]:g} must be > 0.")
+        else:
+            self.check_values(_CHECK_POINTS, a, b, name=self.name)
 
     def __repr__(self) -> str:
         return f"Schedule({self.description})"
+
+
+def _first(values: np.ndarray, count: int = 3) -> list:
+    return [round(float(v), 6) for v in values[:count]]
 
 
 def _vectorize(f):

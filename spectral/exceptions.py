@@ -29,16 +29,33 @@ class MemoryGuardError(SpectralError, MemoryError):
         Bytes the guard allows (available memory unless overridden).
     """
 
+    #: what to pass to lift the guard, in the API (the CLI names its --memory-limit flag)
+    API_ADVICE = ("pass memory_limit=<bytes> (memory_limit=float('inf') disables the guard) if "
+                  "you know it fits")
+
     def __init__(self, n: int, required_bytes: int, available_bytes: int, what: str):
         self.n = n
         self.required_bytes = required_bytes
         self.available_bytes = available_bytes
-        super().__init__(
-            f"{what} for n = {n} qubits needs about {required_bytes / 2**30:.2f} GiB, "
-            f"but only {available_bytes / 2**30:.2f} GiB are available. Use fewer qubits, the "
-            f"even symmetry sector, a matrix-free backend, or pass memory_limit=<bytes> "
-            f"(memory_limit=float('inf') disables the guard) if you know it fits."
-        )
+        self.what = what
+        super().__init__(self.message(self.API_ADVICE))
+
+    def message(self, advice: str) -> str:
+        """The error's text with ``advice`` on lifting the guard (the API's by default)."""
+        return (f"{self.what} for n = {self.n} qubits needs about "
+                f"{format_bytes(self.required_bytes)}, but only "
+                f"{format_bytes(self.available_bytes)} are available. Use fewer qubits, the even "
+                f"symmetry sector, a matrix-free backend, or {advice}.")
+
+
+def format_bytes(count: float) -> str:
+    """A byte count as people read it: bytes below 1 KiB, then KiB, MiB or GiB (2 decimals)."""
+    if count < 1024:
+        return f"{count:.0f} bytes"
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.2f} {unit}"
+    return f"{count:.0f} bytes"  # pragma: no cover - unreachable
 
 
 class ConvergenceError(SpectralError, ArithmeticError):

@@ -123,8 +123,8 @@ def load_data(config: StudyConfig):
     test_limit = d.test_limit if d.test_limit is not None else d.limit
     if d.source in ("mnist", "stl10"):
         load = load_mnist if d.source == "mnist" else load_stl10
-        return (load(d.path, "train", size=size, limit=d.limit),
-                load(d.path, "test", size=size, limit=test_limit))
+        return _same_classes(config, load(d.path, "train", size=size, limit=d.limit),
+                             load(d.path, "test", size=size, limit=test_limit))
     if d.source == "digits":
         data = load_digits_dataset(size)
     else:
@@ -136,6 +136,24 @@ def load_data(config: StudyConfig):
                           "per class.")
     train, test = data.split(d.test_fraction, seed)
     return _limit(train, d.limit, seed), _limit(test, test_limit, seed)
+
+
+def _same_classes(config: StudyConfig, train, test):
+    """The two splits of a file-based source name the same classes, and the training split
+    holds images of each (a model is trained on the one and explained on the other)."""
+    if train.classes != test.classes:
+        raise ConfigError(
+            f"{config.source}: [data] path = {config.settings.data.path!r}: the training split "
+            f"has labels 0..{len(train.classes) - 1}, the held-out split 0..{len(test.classes) - 1}"
+            "; both splits must label the same classes. Check the label files.")
+    counts = np.bincount(train.labels.numpy(), minlength=len(train.classes))
+    if counts.min() == 0:
+        missing = [train.classes[i] for i in np.flatnonzero(counts == 0)]
+        raise ConfigError(f"{config.source}: [data] path = {config.settings.data.path!r}: the "
+                          f"training split has no image of the classes {missing} (labels "
+                          f"0..{len(train.classes) - 1}); every class needs training images. "
+                          "Check the label files, or [data] limit.")
+    return train, test
 
 
 def _is_default_digits(config: StudyConfig) -> bool:

@@ -47,18 +47,27 @@ def instance_seed(study_seed: int, instance_id: str) -> int:
     return (zlib.crc32(instance_id.encode()) ^ (study_seed * 2654435761)) % (2**31 - 1)
 
 
-def _xai_instance(entry, idx: np.ndarray, c) -> Instance:
+def _fingerprints(entry, idx: np.ndarray) -> dict:
+    """What every instance of one model records of its inputs (compared on resume)."""
+    from ._fingerprint import images_sha256, weights_sha256
+
+    return {"weights_sha256": weights_sha256(entry.model),
+            "images_sha256": images_sha256(entry.test.images[idx],
+                                           entry.test.labels.numpy()[idx], idx)}
+
+
+def _xai_instance(entry, idx: np.ndarray, c, prints: dict) -> Instance:
     """One model's explanations of its chosen held-out images."""
     return Instance(
         f"xai-{entry.name}", "xai",
         {"architecture": entry.name, "layer": entry.layer, "model": entry.metadata,
          "images": idx.tolist(), "methods": list(c.xai.methods), "n_boot": c.xai.n_boot,
-         "n_perm": c.xai.n_perm, "null": c.xai.null, "seed": c.study.seed},
+         "n_perm": c.xai.n_perm, "null": c.xai.null, "seed": c.study.seed, **prints},
         # only the explained images travel to the worker, not the held-out set
         {"model": entry.model, "data": entry.test.subset(idx), "indices": np.arange(idx.size)})
 
 
-def _image_problems(entry, idx: np.ndarray, c) -> list[Instance]:
+def _image_problems(entry, idx: np.ndarray, c, prints: dict) -> list[Instance]:
     """The selection problems of each chosen image: by image, formulation, then qubit cap
     (a larger cap with the same candidates is the same problem, kept once)."""
     from encoding import SelectionQubo, capture
@@ -84,7 +93,7 @@ def _image_problems(entry, idx: np.ndarray, c) -> list[Instance]:
                         "label": int(labels[i]), "formulation": form, "qubit_cap": cap_n,
                         "n": int(qubo.bqm_.num_variables), "m": qubo.metadata_["m"],
                         "layer": entry.layer, "n_maps": int(qubo.metadata_["n_maps"]),
-                        "candidates_dropped": len(qubo.metadata_["dropped"])}
+                        "candidates_dropped": len(qubo.metadata_["dropped"]), **prints}
                 out.append(Instance(f"{arch}-img{int(i):04d}-{form}-n{cap_n:02d}", "problem",
                                     spec, {"bqm": qubo.bqm_, "relevance": qubo.relevance_,
                                            "candidates": qubo.candidates_,
@@ -133,6 +142,40 @@ def _mark_hardware(instances: list[Instance], hw) -> None:
             inst.spec["hardware"] = True
 
 
+def _check_classes(config: StudyConfig, entry) -> None:
+    """``[images] classes`` names classes of the model's data, each of them."""
+    classes = config.settings.images.classes
+    if classes is None:
+        return
+    names = entry.test.classes
+    missing = sorted(set(classes) - set(range(len(names))))
+    if missing:
+        listed = ", ".join(f"{i} ({name})" for i, name in enumerate(names))
+        raise ConfigError(f"{config.source}: [images] classes {missing} do not exist; the data "
+                          f"of {entry.name} has {len(names)} classes: {listed}.")
+
+
+def _check_reach(config: StudyConfig, instances: list[Instance]) -> None:
+    """Each enabled step of ``[spectral]``, ``[dynamics]`` and ``[hardware]`` reaches at least
+    one problem through its qubit range: a range that no problem falls in would skip the step
+    for the whole study without a word."""
+    c = config.settings
+    sizes = sorted({inst.spec["n"] for inst in instances
+                    if inst.kind == "problem" and inst.spec["n"] > 0})
+    if not sizes:
+        return
+    steps = [("spectral", c.spectral.enabled, 1, c.spectral.max_qubits, "max_qubits"),
+             ("dynamics", c.dynamics.enabled, 1, c.dynamics.max_qubits, "max_qubits"),
+             ("hardware", c.hardware.enabled, c.hardware.min_qubits, c.hardware.max_qubits,
+              "min_qubits and max_qubits")]
+    for section, enabled, low, high, keys in steps:
+        if enabled and not any(low <= n <= high for n in sizes):
+            raise ConfigError(
+                f"{config.source}: [{section}] {keys} ({low}..{high} qubits) reach none of the "
+                f"study's problems (sizes {sizes}): the step would be skipped for every one. "
+                f"Change [{section}] {keys}, or set [{section}] enabled = false.")
+
+
 def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     """Every instance of the study, in a stable order (ids do not depend on the run).
 
@@ -151,6 +194,7 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     if needs_model:
         check_inputs(config)
     for entry in (load_models(config, progress=progress) if needs_model else []):
+        _check_classes(config, entry)
         idx = select_correct(entry.model, entry.test, c.images.per_class, c.study.seed)
         labels = entry.test.labels.numpy()
         if c.images.classes is not None:
@@ -158,12 +202,14 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
         if idx.size == 0:
             raise ConfigError(f"{entry.name}: no correctly classified held-out image in the "
                               f"classes {list(c.images.classes)}.")
+        prints = _fingerprints(entry, idx)
         if c.xai.enabled:
-            instances.append(_xai_instance(entry, idx, c))
+            instances.append(_xai_instance(entry, idx, c, prints))
         if c.problems.formulations:
-            instances.extend(_image_problems(entry, idx, c))
+            instances.extend(_image_problems(entry, idx, c, prints))
     instances.extend(_random_problems(c))
     instances = _with_scales(instances, c.problems.scales)
+    _check_reach(config, instances)
     _mark_hardware(instances, c.hardware)
     ids = [inst.id for inst in instances]
     if len(set(ids)) != len(ids):  # pragma: no cover - ids are built to be unique

@@ -108,6 +108,10 @@ def summarise(path: str | PathLike, *, xai_tables: bool = False) -> str:
     kinds = Counter(inst["attrs"].get("kind") for inst in study.instances.values())
     lines.append("complete     " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
                                     or "none"))
+    if study.empty:
+        lines.append(f"empty        {len(study.empty)} problem(s) without variables: "
+                     + ", ".join(sorted(study.empty)))
+        lines.extend(f"  why: {reason}" for reason in sorted(set(study.empty.values())))
     if study.failed:
         lines.append(f"failed       {len(study.failed)}: " + ", ".join(sorted(study.failed)))
         for iid, err in sorted(study.failed.items())[:5]:

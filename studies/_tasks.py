@@ -21,7 +21,7 @@ from ._layout import BQM, DYNAMICS, ENCODING, HARDWARE, SPECTRAL, XAI, in_group
 from ._plan import Instance, instance_seed
 from .config import Settings
 
-__all__ = ["run_instance"]
+__all__ = ["run_instance", "empty_reason"]
 
 
 def _limit_threads(threads: int, torch_too: bool) -> None:
@@ -128,16 +128,25 @@ _PROBLEM_STEPS = ((SPECTRAL, _spectral_record), (DYNAMICS, _dynamics_record),
                   (HARDWARE, _hardware_record))
 
 
+def empty_reason(inst: Instance) -> str:
+    """Why a problem instance has no variables, in words for the file and the summary."""
+    form = inst.spec.get("formulation")
+    why = ("'paper' keeps the maps with a positive GradCAM weight for the target class, and "
+           "this image has none" if form == "paper" else "no map qualified as a candidate")
+    return (f"the selection problem has no variables (formulation {form!r}: {why}); there is "
+            "nothing to anneal.")
+
+
 def _problem(inst: Instance, settings: Settings) -> tuple[dict, dict]:
     import spectral
 
     bqm = inst.payload["bqm"]
     n = bqm.num_variables
-    data, attrs = {}, {"": {"n": n, "empty": n == 0}}
+    if n == 0:  # the runner records such a problem as empty and never submits it
+        raise ValueError(f"{inst.id}: {empty_reason(inst)}")
+    data, attrs = {}, {"": {"n": n, "empty": False}}
     _place(data, attrs, BQM, _bqm_record(bqm))
     _place(data, attrs, ENCODING, _encoding_record(inst.payload))
-    if n == 0:
-        return data, attrs
     full = spectral.AnnealingHamiltonian.from_bqm(bqm, sector="full", scale=_scale(inst))
     _place(data, attrs, ENCODING, _ground_record(bqm, full))
     seed = instance_seed(settings.study.seed, inst.id)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from .exceptions import StoreError, UsageError
 
@@ -28,6 +30,56 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
+
+
+#: the formats a figure is written in (matplotlib chooses by the suffix)
+_FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _figure_path(text: str) -> str:
+    """A figure file to write: a name with a figure suffix, not a folder, in a folder that
+    exists or can be made (matplotlib would write ``DIR.png`` for ``DIR``)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name in it, e.g. "
+                                         f"{path / 'figure.png'}")
+    if path.suffix.lower() not in _FIGURE_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no figure suffix; end it in {', '.join(_FIGURE_SUFFIXES)} (the "
+            "format is chosen by it)")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} cannot be written: {folder} is a file, not a "
+                                         "folder")
+    return text
+
+
+def _at_least_1(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-inf$", re.IGNORECASE)
+
+
+def _joined_negative_numbers(argv: list[str]) -> list[str]:
+    """``--opt -1e-3`` as ``--opt=-1e-3``: argparse takes a token that starts with '-' and is
+    not a plain negative number (an exponent, 'inf') for an option of its own."""
+    out: list[str] = []
+    for token in argv:
+        if (_NUMBER.match(token) and out and out[-1].startswith("--") and "=" not in out[-1]
+                and not out[-1] == "--"):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -73,7 +125,7 @@ def _add_gap(sub) -> None:
     gap.add_argument("--memory-limit", type=_positive_float, default=None,
                      help="bytes allowed (default: 90%% of available memory)")
     gap.add_argument("--json", action="store_true", help="print the result as JSON")
-    gap.add_argument("--plot", metavar="FILE", default=None,
+    gap.add_argument("--plot", metavar="FILE", default=None, type=_figure_path,
                      help="draw the lowest levels and the gap against s (PNG, PDF or SVG)")
     gap.set_defaults(func=_cmd_gap)
 
@@ -91,7 +143,8 @@ def _add_hardware(sub) -> None:
     hw.add_argument("--solver", choices=["mock", "standin", "qpu"], default="standin")
     hw.add_argument("--annealing-time", type=_positive_float, default=20.0, metavar="US",
                     help="anneal time in microseconds (default 20)")
-    hw.add_argument("--reads", type=int, default=1000, help="number of reads (default 1000)")
+    hw.add_argument("--reads", type=_at_least_1, default=1000,
+                    help="number of reads (default 1000)")
     hw.add_argument("--schedule", default=None, metavar="FILE",
                     help="the solver's published schedule (CSV/XLSX: s, A, B in GHz); default "
                     "an approximate Advantage-like one")
@@ -117,7 +170,8 @@ def _add_explain(sub) -> None:
     which.add_argument("--class", dest="cls", metavar="C",
                        help="explain the first --count held-out images of class C (an index or "
                        "a class name)")
-    explain.add_argument("--count", type=int, default=4, help="images for --class (default 4)")
+    explain.add_argument("--count", type=_at_least_1, default=4,
+                         help="images for --class (default 4)")
     explain.add_argument("--method", nargs="+", default=["qubo-paper", "gradcam", "gradcam++"],
                          help="methods (qubo-paper, qubo-cardinality, gradcam, gradcam++, top-m "
                          "gradcam, top-m gradcam++, top-m contribution, random-m)")
@@ -128,7 +182,8 @@ def _add_explain(sub) -> None:
     explain.add_argument("--model", default=None,
                          help="which model: PaperNet or GapNet for the bundled digits (default "
                          "PaperNet); with --config, one of its architectures (default the first)")
-    explain.add_argument("--out", required=True, metavar="FILE", help="gallery figure (PNG/PDF/SVG)")
+    explain.add_argument("--out", required=True, metavar="FILE", type=_figure_path,
+                         help="gallery figure (PNG/PDF/SVG)")
     explain.set_defaults(func=_cmd_explain)
 
 
@@ -152,9 +207,9 @@ def _add_run(sub) -> None:
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="a running Dask scheduler, e.g. tcp://host:8786 (default: a "
                      "LocalCluster on this machine)")
-    run.add_argument("--workers", type=int, default=None,
+    run.add_argument("--workers", type=_at_least_1, default=None,
                      help="LocalCluster worker processes (default: one per core)")
-    run.add_argument("--threads-per-task", type=int, default=None, metavar="N",
+    run.add_argument("--threads-per-task", type=_at_least_1, default=None, metavar="N",
                      help="Numba/torch threads of each task (default: cores // workers)")
     run.add_argument("--figures", default=None, metavar="DIR",
                      help="afterwards, draw every figure into DIR (PNG and PDF)")
@@ -324,7 +379,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         else:
             raise UsageError(f"--class must be a class index in 0..{len(test.classes) - 1} or a "
                              f"name in {list(test.classes)}, got {args.cls!r}")
-        idx = np.flatnonzero(labels == cls)[:max(1, args.count)]
+        idx = np.flatnonzero(labels == cls)[:args.count]
+        if idx.size == 0:
+            raise UsageError(f"--class {args.cls}: the held-out images hold none of this class.")
     images = test.images[idx]
     ex = explain(model, images, layer, methods=args.method)
     with torch.no_grad():
@@ -343,6 +400,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the largest problem whose predictions (exact enumeration) `qaxai hardware` computes
+_HARDWARE_MAX_VARIABLES = 24
+
 #: what `qaxai hardware --json` reports of the run's record (beside the comparison's)
 _HARDWARE_RUN_KEYS = ("annealing_time_us", "schedule_sha256", "chain_strength",
                       "auto_scale_divisor", "chain_break_fraction", "max_chain_length")
@@ -357,9 +417,13 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
 
     from .problems import load_bqm
 
-    if args.reads < 1:
-        raise UsageError(f"--reads must be >= 1, got {args.reads}.")
     bqm = load_bqm(args.problem, vartype=args.vartype)
+    if bqm.num_variables == 0:
+        raise UsageError(f"{args.problem} has no variables: there is nothing to embed or sample.")
+    if bqm.num_variables > _HARDWARE_MAX_VARIABLES:
+        raise UsageError(f"{args.problem} has {bqm.num_variables} variables; qaxai hardware puts "
+                         "each run beside predictions that enumerate all 2^n states, up to "
+                         f"{_HARDWARE_MAX_VARIABLES} variables.")
     schedule = load_schedule(args.schedule) if args.schedule else approximate_schedule()
     try:
         if args.solver == "qpu":
@@ -407,21 +471,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .runner import run_study
 
-    for name in ("workers", "threads_per_task"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}.")
     config = load_config(args.config, overrides=args.overrides)
     summary = run_study(config, args.out, scheduler=args.scheduler, workers=args.workers,
                         threads_per_task=args.threads_per_task, progress=not args.quiet)
+    if summary.interrupted and not summary.written:
+        print(f"qaxai run: interrupted before {summary.path} was created: nothing was written.",
+              file=sys.stderr)
+        return 130
     print(f"study        {config.name}: {summary.total} instances; {summary.skipped} already "
           f"complete, {summary.done} done and {summary.failed} failed in this run "
           f"({summary.seconds:.1f} s, {summary.workers} workers)")
+    if summary.empty:
+        print(f"no variables {len(summary.empty)} problem(s), recorded as empty: "
+              f"{', '.join(sorted(summary.empty))}")
+        for reason in sorted(set(summary.empty.values())):
+            print(f"  why        {reason}")
     for iid, err in summary.failures.items():
         print(f"  failed     {iid}: {err}")
     print(f"file         {summary.path}")
     if summary.interrupted:
-        print("interrupted  the file is valid; run the same command again to resume.",
+        print(f"qaxai run: interrupted; {summary.path} is valid; run the same command to resume.",
               file=sys.stderr)
         return 130
     if args.figures:
@@ -470,13 +539,29 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qaxai`` console script."""
+    from spectral import MemoryGuardError
+
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_negative_numbers(list(sys.argv[1:] if argv is None
+                                                           else argv)))
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print(f"qaxai {args.command}: interrupted.", file=sys.stderr)
+        return 130
+    except MemoryGuardError as exc:
+        print(f"qaxai {args.command}: error: "
+              f"{exc.message(_CLI_MEMORY_ADVICE.get(args.command, exc.API_ADVICE))}",
+              file=sys.stderr)
+        return 2
     except (OSError, ValueError, MemoryError, TypeError, StoreError) as exc:
         print(f"qaxai {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+#: how each command lifts spectral's memory guard
+_CLI_MEMORY_ADVICE = {"gap": "pass --memory-limit BYTES (--memory-limit inf disables the "
+                             "guard) if you know it fits"}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -252,6 +252,17 @@ def _check_factory(where: str, factory: str):
     return factory
 
 
+def _check_nonempty(where: str, text: str):
+    if not text.strip():
+        raise ConfigError(f"{where} is empty; give a value or leave the key out (an empty path "
+                          "would be read as the working directory).")
+    return text
+
+
+#: a string that must say something: a name, a path, a layer
+_NONEMPTY = Check("a non-empty string", _check_nonempty)
+
+
 def _xai_methods():
     from encoding import METHODS
 
@@ -263,10 +274,10 @@ _AT_LEAST_0, _AT_LEAST_1, _POSITIVE = Interval(0), Interval(1), Interval(0, clos
 #: section -> key -> :class:`Key`: every key's type, default and value rule, stated once;
 #: :func:`load_config` checks each key from here, then the rules that join keys
 SCHEMA: dict[str, dict[str, Key]] = {
-    "study": {"name": Key(str), "seed": Key(int, 0, _AT_LEAST_0),
-              "out": Key(str, note="(a path)")},
+    "study": {"name": Key(str, rule=_NONEMPTY), "seed": Key(int, 0, _AT_LEAST_0),
+              "out": Key(str, rule=_NONEMPTY, note="(a path)")},
     "data": {"source": Key(str, "digits", Options(_SOURCES)),
-             "path": Key(str, note="(a path)"),
+             "path": Key(str, rule=_NONEMPTY, note="(a path)"),
              "size": Key((int, list), rule=Check("integer >= 1 or [height, width]", _check_size),
                          kind_text="integer or [height, width]"),
              "mean": Key(list, rule=ListOf(float, nonempty=True)),
@@ -278,12 +289,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "model": {"architectures": Key(list, ["PaperNet"], ListOf(str, Options(
                   _ARCHITECTURES, hint=" or give your own model with factory"), nonempty=True)),
               "backbone": Key(str, "digits-conv", Options(_BACKBONES)),
-              "weights": Key(str, note="(a path)"),
+              "weights": Key(str, rule=_NONEMPTY, note="(a path)"),
               "n_maps": Key(int, 16, Interval(2)),
-              "checkpoint": Key(str, note="(a path)"),
+              "checkpoint": Key(str, rule=_NONEMPTY, note="(a path)"),
               "factory": Key(str, rule=Check("'package.module:callable'", _check_factory),
                              kind_text="string ('package.module:callable')"),
-              "layer": Key(str, note="(a dotted layer name)")},
+              "layer": Key(str, rule=_NONEMPTY, note="(a dotted layer name)")},
     "train": {"epochs": Key(int, 15, _AT_LEAST_1), "batch_size": Key(int, 64, _AT_LEAST_1),
               "lr": Key(float, 3e-3, _POSITIVE), "weight_decay": Key(float, 1e-4, _AT_LEAST_0),
               "seed": Key(int, 0, _AT_LEAST_0)},
@@ -300,14 +311,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
                  "random_seeds": Key(list, [0], ListOf(int, _AT_LEAST_0, nonempty=True)),
                  "scales": Key(list, ["auto"], ListOf(str, Options(_SCALES), nonempty=True))},
     "spectral": {"enabled": Key(bool, True), "levels": Key(int, 4, Interval(2)),
-                 "s_tol": Key(float, 1e-6, _POSITIVE), "max_qubits": Key(int, 20)},
+                 "s_tol": Key(float, 1e-6, Interval(0, 0.5, "neither")),
+                 "max_qubits": Key(int, 20, _AT_LEAST_1)},
     "dynamics": {"enabled": Key(bool, True),
                  "T": Key(list, [10.0, 50.0, 100.0], ListOf(float, _POSITIVE, nonempty=True)),
-                 "max_qubits": Key(int, 14), "t99": Key(bool, False),
-                 "t99_max_qubits": Key(int, 8), "t99_max_T": Key(float, 3000.0, _POSITIVE),
+                 "max_qubits": Key(int, 14, _AT_LEAST_1), "t99": Key(bool, False),
+                 "t99_max_qubits": Key(int, 8, _AT_LEAST_1),
+                 "t99_max_T": Key(float, 3000.0, _POSITIVE),
                  "protocol": Key(bool, True), "tol": Key(float, 1e-7, _POSITIVE)},
     "hardware": {"enabled": Key(bool, False), "instances": Key(int, 3, _AT_LEAST_1),
-                 "min_qubits": Key(int, 4, _AT_LEAST_1), "max_qubits": Key(int, 12),
+                 "min_qubits": Key(int, 4, _AT_LEAST_1), "max_qubits": Key(int, 12, _AT_LEAST_1),
                  "annealing_time_us": Key(list, [20.0], ListOf(float, _POSITIVE, nonempty=True)),
                  "reads": Key(int, 1000, _AT_LEAST_1)},
 }
@@ -462,6 +475,15 @@ def _check_cross_rules(c: dict, source: str, given: set) -> None:
             len(set(c["images"]["classes"])) < 2:
         raise ConfigError(f"{at('images', 'classes')} needs two classes or more with [xai] "
                           "enabled (disentanglement compares classes).")
+    hw, dy = c["hardware"], c["dynamics"]
+    if hw["enabled"] and hw["min_qubits"] > hw["max_qubits"]:
+        raise ConfigError(f"{at('hardware', 'max_qubits')} = {hw['max_qubits']} is below "
+                          f"[hardware] min_qubits = {hw['min_qubits']}: no problem could get the "
+                          "hardware stand-in; raise max_qubits or lower min_qubits.")
+    if dy["enabled"] and dy["t99"] and dy["t99_max_qubits"] > dy["max_qubits"]:
+        raise ConfigError(f"{at('dynamics', 't99_max_qubits')} = {dy['t99_max_qubits']} exceeds "
+                          f"[dynamics] max_qubits = {dy['max_qubits']}: T_99 is searched only "
+                          "where P(T) is computed; lower t99_max_qubits or raise max_qubits.")
     too_many = [n for n in c["problems"]["qubits"] if c["problems"]["formulations"]
                 and n > c["model"]["n_maps"] and c["model"]["factory"] is None]
     if too_many:
@@ -607,7 +629,11 @@ def load_config(source: str | PathLike, *, text: str | None = None,
             raise FileNotFoundError(f"config file {path} does not exist; the shipped ones are "
                                     "in studies/configs/ (quick.toml, paper.toml, "
                                     "paper-stl10.toml, scaling.toml), also as builtin:NAME.")
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}: "
+                              f"{exc.reason}); TOML is UTF-8: save it as UTF-8.") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

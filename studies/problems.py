@@ -79,27 +79,52 @@ def load_bqm(source: str | PathLike, *, vartype: str | None = None) -> dimod.Bin
         raise FileNotFoundError(f"problem file {path} does not exist (or is not a file).")
     raw = path.read_bytes()
     if raw.startswith(b"DIMODBQM"):
-        with path.open("rb") as fh:
-            return dimod.BinaryQuadraticModel.from_file(fh)
+        try:
+            with path.open("rb") as fh:
+                return dimod.BinaryQuadraticModel.from_file(fh)
+        except (ValueError, KeyError, TypeError, EOFError, OSError) as exc:
+            raise ProblemFileError(f"{path} starts as a dimod BQM file but cannot be read "
+                                   f"({type(exc).__name__}: {exc}): truncated or damaged? "
+                                   "Write it again with bqm.to_file().") from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProblemFileError(f"{path} is neither a dimod BQM file nor text (JSON or COO).") from exc
     stripped = text.lstrip()
-    if stripped.startswith("{"):
+    if not stripped:
+        raise ProblemFileError(f"{path} is empty; a problem file holds a dimod BQM, JSON or COO "
+                               "text ('i j bias' lines).")
+    if stripped[0] in "{[":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ProblemFileError(f"{path} looks like JSON but does not parse: {exc}") from exc
-        return _from_json(data, str(path))
+        bqm = _from_json(data, str(path))
+        if vartype is not None and dimod.as_vartype(vartype) is not bqm.vartype:
+            raise ProblemFileError(f"{path} is a {bqm.vartype.name} problem; --vartype "
+                                   f"{vartype} contradicts it (--vartype is for COO files "
+                                   "without a '# vartype=' header): leave it out.")
+        return bqm
     return _from_coo(text, str(path), vartype)
+
+
+_JSON_FORM = ('give dimod\'s to_serializable() output or {"vartype": ..., "linear": {...}, '
+              '"quadratic": [[u, v, bias], ...], "offset": ...}')
 
 
 def _from_json(data: dict, where: str) -> dimod.BinaryQuadraticModel:
     if not isinstance(data, dict):
-        raise ProblemFileError(f"{where}: a JSON problem must be an object, got {type(data).__name__}.")
+        raise ProblemFileError(f"{where}: a JSON problem must be an object, got a JSON "
+                               f"{'array' if isinstance(data, list) else type(data).__name__}; "
+                               f"{_JSON_FORM} (COO text is 'i j bias' lines, not JSON).")
     if data.get("type") == "BinaryQuadraticModel":
-        return dimod.BinaryQuadraticModel.from_serializable(data)
+        try:
+            return dimod.BinaryQuadraticModel.from_serializable(data)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            what = f"lacks {exc}" if isinstance(exc, KeyError) else f"is malformed ({exc})"
+            raise ProblemFileError(f"{where}: a dimod serializable BQM (type "
+                                   f"'BinaryQuadraticModel') that {what}; write it whole with "
+                                   "json.dump(bqm.to_serializable(), f).") from exc
     if "bqm" in data:  # the shipped problems wrap a serialisable BQM with "info"
         return _from_json(data["bqm"], where)
     missing = [key for key in ("vartype", "linear") if key not in data]
@@ -108,16 +133,36 @@ def _from_json(data: dict, where: str) -> dimod.BinaryQuadraticModel:
             f"{where}: JSON problem lacks {missing}; give dimod's to_serializable() output or "
             '{"vartype": ..., "linear": {...}, "quadratic": [[u, v, bias], ...], "offset": ...}.'
         )
+    if not isinstance(data["linear"], dict):
+        raise ProblemFileError(f"{where}: \"linear\" must be an object {{variable: bias}}, got a "
+                               f"JSON {_json_type(data['linear'])}; {_JSON_FORM}.")
+    if not isinstance(data.get("quadratic", []), list):
+        raise ProblemFileError(f"{where}: \"quadratic\" must be a list of [u, v, bias], got a "
+                               f"JSON {_json_type(data['quadratic'])}.")
     quadratic = {}
     for item in data.get("quadratic", []):
         if not (isinstance(item, (list, tuple)) and len(item) == 3):
             raise ProblemFileError(f"{where}: each quadratic entry must be [u, v, bias], got {item!r}.")
         u, v, bias = item
-        quadratic[(u, v)] = quadratic.get((u, v), 0.0) + float(bias)
+        bias = _bias(bias, where, f"the coupling ({u!r}, {v!r})")
+        quadratic[(u, v)] = quadratic.get((u, v), 0.0) + bias
     return dimod.BinaryQuadraticModel(
-        {k: float(v) for k, v in data["linear"].items()}, quadratic,
-        float(data.get("offset", 0.0)), _vartype(data["vartype"], where),
+        {k: _bias(v, where, f"variable {k!r}") for k, v in data["linear"].items()}, quadratic,
+        _bias(data.get("offset", 0.0), where, "the offset"), _vartype(data["vartype"], where),
     )
+
+
+def _json_type(value) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+def _bias(value, where: str, what: str) -> float:
+    """A finite number, or an error naming the file and the entry."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ProblemFileError(f"{where}: the bias of {what} must be a finite number, got "
+                               f"{value!r}.")
+    return float(value)
 
 
 def _from_coo(text: str, where: str, vartype: str | None) -> dimod.BinaryQuadraticModel:
@@ -126,6 +171,11 @@ def _from_coo(text: str, where: str, vartype: str | None) -> dimod.BinaryQuadrat
         line = line.strip()
         if line.startswith("#") and "vartype=" in line:
             header = line.split("vartype=", 1)[1].split()[0]
+    if vartype is not None and header is not None and \
+            _vartype(vartype, where) is not _vartype(header, where):
+        raise ProblemFileError(f"{where}: its header says vartype={header}, --vartype says "
+                               f"{vartype}; the two contradict each other: leave out --vartype "
+                               "(it is for COO files without a header) or fix the header.")
     vt = vartype or header
     if vt is None:
         raise ProblemFileError(

@@ -63,7 +63,10 @@ def _provenance(study: StudyData, path: Path) -> list[_Block]:
             ["written by", f"qaxai {a.get('qaxai_version')}, commit "
                            f"{str(a.get('git_commit'))[:10] or 'unknown'}, on {machine_of(a)}"],
             ["created", str(a.get("created"))], ["runs", str(len(runs))],
-            ["instances", f"{len(study.instances)} complete, {len(study.failed)} failed"]]
+            ["instances", f"{len(study.instances)} complete, {len(study.failed)} failed"
+                          + (f", {len(study.empty)} problems without variables (empty: "
+                             f"{'; '.join(sorted(set(study.empty.values())))})"
+                             if study.empty else "")]]
     source = str(a.get("config_source"))
     command = (f"qaxai run {source} --out {path.name} --report DIR"
                if not source.startswith("<") else f"qaxai run CONFIG.toml --out {path.name}")

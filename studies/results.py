@@ -75,6 +75,8 @@ def _section(path: Path) -> list[_Block]:
              f"{len(runs)} run(s), the last finished "
              f"{runs[-1].get('finished', 'unknown') if runs else 'unknown'}; "
              f"{len(study.instances)} instances complete, {len(study.failed)} failed"
+             + (f", {len(study.empty)} problems without variables (recorded as empty)"
+                if study.empty else "")
              + ("; the last run was interrupted before every instance ran (rerun the command "
                 "to finish it)." if runs and runs[-1].get("interrupted") else "."))
     blocks = ([_Block("p", about)] if about else []) + [_Block("pre", command),

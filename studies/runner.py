@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ._plan import plan
-from ._tasks import _bqm_record, run_instance
+from ._tasks import _bqm_record, empty_reason, run_instance
 from .config import StudyConfig, load_config
 from .exceptions import StoreError
-from .store import StudyStore, _now
+from .store import COMPLETE, EMPTY, StudyStore, _now, check_out, stored_inputs
 
 __all__ = ["run_study", "RunSummary"]
 
@@ -43,7 +43,13 @@ class RunSummary:
         Instances in the study; complete before this run; completed and failed in this run.
     failures : dict of str -> str
         Instance id -> the last line of its error.
+    empty : dict of str -> str
+        Problem instances without variables (recorded with status "empty", never computed):
+        id -> why.
     interrupted : bool
+    written : bool
+        Whether the study file exists after the run (False when it was interrupted before
+        any instance was ready to run, or the cluster could not be reached).
     seconds : float
     workers : int
     write_seconds : float
@@ -61,7 +67,9 @@ class RunSummary:
     done: int = 0
     failed: int = 0
     failures: dict = field(default_factory=dict)
+    empty: dict = field(default_factory=dict)
     interrupted: bool = False
+    written: bool = False
     seconds: float = 0.0
     workers: int = 0
     write_seconds: float = 0.0
@@ -81,7 +89,13 @@ def _cluster(scheduler: str | None, workers: int | None):
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise StoreError(f"no Dask scheduler answers at --scheduler {scheduler} ({exc}); "
+                             "start one there (dask scheduler; dask worker ADDRESS --nthreads 1 "
+                             "on each machine) or leave out --scheduler for a local cluster. "
+                             "Nothing was written.") from None
         n = max(1, len(client.scheduler_info().get("workers", {})))
         return client, None, n
     cores = os.cpu_count() or 1
@@ -91,9 +105,25 @@ def _cluster(scheduler: str | None, workers: int | None):
     # use little (a large minimum gap can), and after three kills fails the instance; the
     # memory guards of spectral and simulate, which count the memory available when they
     # allocate, decide instead
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=40, memory_limit=0)
+    # the workers' processes ignore Ctrl-C (they inherit the ignored SIGINT): the client
+    # alone takes the interrupt, keeps the file valid and closes them
+    with _sigint_ignored():
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=40, memory_limit=0)
     return Client(cluster), cluster, n
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored inside (main thread only): processes started here inherit it."""
+    if not _is_main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None = None, *,
@@ -143,20 +173,31 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
     t0 = time.perf_counter()
     config = config if isinstance(config, StudyConfig) else load_config(config)
     path = Path(out) if out is not None else config.default_out
-    # every input is found, every model built and checked, before the file is touched
-    instances = plan(config, progress=progress)
-    store = StudyStore(path, config)
     summary = RunSummary(path=path)
-    statuses = store.statuses()
-    todo = [i for i in instances if statuses.get(i.id) != "complete"]
-    if todo and len(todo) < len(instances):  # what is left must come from the same problems
-        _check_same_inputs(store, instances)
-    summary.total, summary.skipped = len(instances), len(instances) - len(todo)
+    # the output path, and an existing file's config, before any model is loaded or trained
+    statuses = check_out(path, config)
+    summary.written = path.exists()
+    client = cluster = store = None
     started = _now()
-    client = cluster = None
     try:
-        if todo:
+        # every input is found, every model built and checked, before the file is touched
+        instances = plan(config, progress=progress)
+        if {COMPLETE, EMPTY} & set(statuses.values()):  # before anything is skipped
+            _check_same_inputs(path, stored_inputs(path), instances)
+        todo = [i for i in instances if statuses.get(i.id) not in (COMPLETE, EMPTY)]
+        summary.total, summary.skipped = len(instances), len(instances) - len(todo)
+        summary.empty = {i.id: empty_reason(i) for i in instances
+                         if i.kind == "problem" and i.spec["n"] == 0}
+        empty = [i for i in todo if i.id in summary.empty]
+        todo = [i for i in todo if i.id not in summary.empty]
+        if todo:  # the cluster answers before the file is created
             client, cluster, summary.workers = _cluster(scheduler, workers)
+        store = StudyStore(path, config)
+        summary.written = True
+        for inst in empty:
+            store.write_empty(inst.id, kind=inst.kind, spec=inst.spec,
+                              reason=summary.empty[inst.id])
+        if todo:
             cores = os.cpu_count() or 1
             threads = threads_per_task or (1 if scheduler else max(1, cores // summary.workers))
             _run(client, todo, config, threads, store, summary, progress)
@@ -168,10 +209,12 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
         if cluster is not None:
             cluster.close()
         summary.seconds = time.perf_counter() - t0
-        store.record_run({"started": started, "finished": _now(), "workers": summary.workers,
-                          "scheduler": scheduler or "LocalCluster", "done": summary.done,
-                          "failed": summary.failed, "skipped": summary.skipped,
-                          "interrupted": summary.interrupted})
+        if store is not None:
+            store.record_run({"started": started, "finished": _now(),
+                              "workers": summary.workers,
+                              "scheduler": scheduler or "LocalCluster", "done": summary.done,
+                              "failed": summary.failed, "skipped": summary.skipped,
+                              "interrupted": summary.interrupted})
     return summary
 
 
@@ -180,32 +223,43 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
 _INPUT_RTOL = 1e-5
 
 
-def _check_same_inputs(store: StudyStore, instances: list) -> None:
-    """Refuse to resume a file whose complete instances were computed from other problems than
-    this run builds: a built-in model retrained where the file was not started (its training
-    is reproducible to the bit only on one CPU type, and selects other images), a changed
-    checkpoint, factory or image folder. One file holds the problems of one model."""
+#: what an instance's spec records of its inputs (studies._fingerprint), and what it means
+_FINGERPRINTS = {"weights_sha256": "was computed with other model weights than this run's",
+                 "images_sha256": "was computed from other images than this run's (other "
+                                  "images chosen, or other pixels or labels)"}
+
+
+def _check_same_inputs(path: Path, stored: dict, instances: list) -> None:
+    """Refuse to run on a file whose complete instances were computed from other problems than
+    this run builds: other weights (a checkpoint replaced, a built-in model trained anew on
+    another CPU type), other images (a changed folder, another selection of correctly
+    classified images). One file holds the problems of one model. Checked on every run, before
+    anything is skipped, by the fingerprints each instance records; instances written before
+    fingerprints were recorded are compared by their BQM."""
     from encoding import cache_dir
 
-    stored = store.inputs()
     for inst in instances:
         old = stored.get(inst.id)
         if old is None:
             continue
-        why = None
-        if inst.kind == "xai" and old["spec"].get("images") != inst.spec.get("images"):
+        why = next((text for key, text in _FINGERPRINTS.items()
+                    if key in old["spec"] and key in inst.spec
+                    and old["spec"][key] != inst.spec[key]), None)
+        if why is None and inst.kind == "xai" and old["spec"].get("images") != \
+                inst.spec.get("images"):
             why = "explains other images (the model classifies others correctly)"
-        elif inst.kind == "problem" and old["bqm"] is not None:
+        elif why is None and inst.kind == "problem" and old["bqm"] is not None:
             why = _bqm_difference(old["bqm"], *_bqm_record(inst.payload["bqm"]))
         if why is not None:
             raise StoreError(
-                f"{store.path} cannot be resumed by this run: its complete instance "
-                f"{inst.id!r} {why}. The model or the data behind the file changed since it "
-                "was started: a built-in model trained anew on another CPU type or with other "
-                f"library versions (its cache is {cache_dir()}), a changed checkpoint, "
-                "factory or image folder. qaxai does not mix the problems of two models in "
-                "one file: resume on the machine that started it (or copy its cached model "
-                "there), restore the inputs, or choose another --out.")
+                f"{path} does not belong to this run: its complete instance "
+                f"{inst.id!r} {why}. The model or the data behind the file "
+                "changed since it was started: a built-in model trained anew on another CPU "
+                f"type or with other library versions (its cache is {cache_dir()}), a changed "
+                "checkpoint, factory or image folder. qaxai does not mix the problems of two "
+                "models in one file: resume where the file was started (or copy its cached "
+                "model there), restore the inputs, or choose another --out. Nothing was "
+                "written.")
 
 
 def _bqm_difference(old: dict, datasets: dict, attrs: dict) -> str | None:

@@ -38,11 +38,14 @@ from ._layout import describe
 from .config import StudyConfig
 from .exceptions import StoreError
 
-__all__ = ["StudyStore", "StoreError", "load_study", "StudyData", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["StudyStore", "StoreError", "load_study", "StudyData", "FORMAT", "FORMAT_VERSION",
+           "check_out", "stored_inputs"]
 
 FORMAT = "qaxai-study"
 FORMAT_VERSION = 1
-COMPLETE, FAILED = "complete", "failed"
+COMPLETE, FAILED, EMPTY = "complete", "failed", "empty"
+#: the statuses of a group written whole; a group without one of them is half-written
+_WHOLE = (COMPLETE, FAILED, EMPTY)
 
 
 def _now() -> str:
@@ -125,6 +128,85 @@ def _check_ours(f: h5py.File, path: Path) -> None:
     if version > FORMAT_VERSION:
         raise StoreError(f"{path} has layout version {version}; this qaxai reads up to "
                          f"{FORMAT_VERSION}. Upgrade qaxai.")
+    kind = f.get("instances", getclass=True)
+    if kind is None or not issubclass(kind, h5py.Group):
+        raise StoreError(f"{path} is damaged: a qaxai study file without its /instances group "
+                         "(edited by another program, or cut short while it was created). "
+                         "qaxai neither reads nor repairs it: rerun the study into another --out.")
+
+
+def _check_config(f: h5py.File, path: Path, config: StudyConfig) -> None:
+    if f.attrs.get("config_sha256") != config.sha256:
+        raise StoreError(
+            f"{path} holds results of a different config text (written from "
+            f"{f.attrs.get('config_source')}, sha256 "
+            f"{str(f.attrs.get('config_sha256'))[:12]}...; {config.source} now "
+            f"has sha256 {config.sha256[:12]}...). qaxai does not mix results of "
+            "two configs: choose another --out, or restore the config the file was "
+            "written for (it is stored in the file's 'config' attribute).")
+
+
+def _statuses(f: h5py.File) -> dict[str, str]:
+    return {k: str(g.attrs["status"]) for k, g in f["instances"].items()
+            if "status" in g.attrs and g.attrs["status"] in _WHOLE}
+
+
+def check_out(path: str | PathLike, config: StudyConfig) -> dict[str, str]:
+    """Check, writing nothing, that a study of ``config`` can be written to ``path``: a new
+    file in a folder that exists or can be made and written, or an existing study file of
+    the same config text. The runner calls it before it loads or trains any model.
+
+    Returns
+    -------
+    dict
+        Instance id -> ``"complete"``, ``"failed"`` or ``"empty"`` of an existing file (no
+        entry for a new one).
+
+    Raises
+    ------
+    StoreError
+        Naming the path, what is wrong with it and what to do.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; the study is one HDF5 file: give a file name "
+                         f"(--out {path / (config.name + '.h5')}).")
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise StoreError(f"{path} exists but cannot be written (permissions); choose "
+                             "another --out or make it writable.")
+        with _open(path, "r") as f:
+            _check_ours(f, path)
+            _check_config(f, path, config)
+            return _statuses(f)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise StoreError(f"{path} cannot be created: {folder} is a file, not a folder. Choose "
+                         "another --out.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"{path} cannot be created: no permission to write in {folder}. "
+                         "Choose another --out.")
+    return {}
+
+
+def stored_inputs(path: str | PathLike) -> dict[str, dict]:
+    """What each complete (or empty) instance of a study file was computed from: ``id ->
+    {"spec": {...}, "bqm": {dataset: ndarray, "offset": float, "vartype": str} or None}`` (the
+    check a resumed run makes that it would compute the same problems)."""
+    out = {}
+    with _open(Path(path), "r") as f:
+        for k, g in f["instances"].items():
+            if g.attrs.get("status") not in (COMPLETE, EMPTY):
+                continue
+            bqm = None
+            if "bqm" in g:
+                b = g["bqm"]
+                bqm = {name: b[name][()] for name in b}
+                bqm.update(offset=float(b.attrs["offset"]), vartype=str(b.attrs["vartype"]))
+            out[k] = {"spec": json.loads(g.attrs.get("spec", "{}")), "bqm": bqm}
+    return out
 
 
 def _write_value(group: h5py.Group, name: str, value, rel: str) -> None:
@@ -192,17 +274,10 @@ class StudyStore:
     def _reopen(self) -> None:
         with _open(self.path, "r+") as f:
             _check_ours(f, self.path)
-            if f.attrs.get("config_sha256") != self.config.sha256:
-                raise StoreError(
-                    f"{self.path} holds results of a different config text (written from "
-                    f"{f.attrs.get('config_source')}, sha256 "
-                    f"{str(f.attrs.get('config_sha256'))[:12]}...; {self.config.source} now "
-                    f"has sha256 {self.config.sha256[:12]}...). qaxai does not mix results of "
-                    "two configs: choose another --out, or restore the config the file was "
-                    "written for (it is stored in the file's 'config' attribute).")
-            instances = f.require_group("instances")
+            _check_config(f, self.path, self.config)
+            instances = f["instances"]
             for name in list(instances):
-                if instances[name].attrs.get("status") not in (COMPLETE, FAILED):
+                if instances[name].attrs.get("status") not in _WHOLE:
                     del instances[name]
                     self.discarded.append(name)
 
@@ -210,25 +285,11 @@ class StudyStore:
     def statuses(self) -> dict[str, str]:
         """Instance id -> ``"complete"`` or ``"failed"``."""
         with _open(self.path, "r") as f:
-            return {k: str(g.attrs["status"]) for k, g in f["instances"].items()
-                    if "status" in g.attrs}
+            return _statuses(f)
 
     def inputs(self) -> dict[str, dict]:
-        """What each complete instance was computed from: ``id -> {"spec": {...}, "bqm":
-        {dataset: ndarray, "offset": float, "vartype": str} or None}`` (the check a resumed
-        run makes that it would compute the same problems)."""
-        out = {}
-        with _open(self.path, "r") as f:
-            for k, g in f["instances"].items():
-                if g.attrs.get("status") != COMPLETE:
-                    continue
-                bqm = None
-                if "bqm" in g:
-                    b = g["bqm"]
-                    bqm = {name: b[name][()] for name in b}
-                    bqm.update(offset=float(b.attrs["offset"]), vartype=str(b.attrs["vartype"]))
-                out[k] = {"spec": json.loads(g.attrs.get("spec", "{}")), "bqm": bqm}
-        return out
+        """:func:`stored_inputs` of this file."""
+        return stored_inputs(self.path)
 
     # -- writing ---------------------------------------------------------------------------
     def write(self, instance_id: str, *, kind: str, spec: Mapping, data: Mapping | None = None,
@@ -272,6 +333,21 @@ class StudyStore:
             g.attrs["status"] = FAILED if error is not None else COMPLETE
             f.flush()
 
+    def write_empty(self, instance_id: str, *, kind: str, spec: Mapping, reason: str) -> None:
+        """Record a problem that has no variables (nothing to anneal): status ``"empty"`` and
+        the ``reason``, no datasets. It is neither complete nor failed: results and figures
+        leave it out, the report counts it, and a rerun skips it."""
+        with _open(self.path, "r+") as f:
+            instances = f["instances"]
+            if instance_id in instances:
+                del instances[instance_id]
+            g = instances.create_group(instance_id)
+            g.attrs.update({"kind": kind, "spec": json.dumps(dict(spec), default=float),
+                            "reason": reason})
+            f.flush()
+            g.attrs["status"] = EMPTY
+            f.flush()
+
     def record_run(self, run: Mapping) -> None:
         """Append one run's summary (times, workers, counts) to the root ``runs`` attribute."""
         with _open(self.path, "r+") as f:
@@ -293,10 +369,13 @@ class StudyData:
         {path: {...}}}``.
     failed : dict of str -> str
         id -> error of failed instances.
+    empty : dict of str -> str
+        id -> why a problem has no variables (nothing was computed for it).
     """
 
-    def __init__(self, attrs, instances, failed):
+    def __init__(self, attrs, instances, failed, empty=None):
         self.attrs, self.instances, self.failed = attrs, instances, failed
+        self.empty = dict(empty or {})
 
     def of_kind(self, kind: str) -> dict:
         return {k: v for k, v in self.instances.items() if v["attrs"].get("kind") == kind}
@@ -331,16 +410,26 @@ def load_study(path: str | PathLike) -> StudyData:
     with _open(path, "r") as f:
         _check_ours(f, path)
         attrs = {k: _decode(v) for k, v in f.attrs.items()}
-        instances, failed = {}, {}
-        for name, g in f["instances"].items():
-            status = g.attrs.get("status")
-            if status == FAILED:
-                failed[name] = str(g.attrs.get("error", ""))
-            if status != COMPLETE:
-                continue
-            data, group_attrs = {}, {}
-            _read_group(g, "", data, group_attrs)
-            top = group_attrs.pop("")
-            instances[name] = {"attrs": top, "spec": json.loads(top.get("spec", "{}")),
-                               "data": data, "group_attrs": group_attrs}
-    return StudyData(attrs, instances, failed)
+        instances, failed, empty = {}, {}, {}
+        name = None
+        try:
+            for name, g in f["instances"].items():
+                status = g.attrs.get("status")
+                if status == FAILED:
+                    failed[name] = str(g.attrs.get("error", ""))
+                elif status == EMPTY:
+                    empty[name] = str(g.attrs.get("reason", ""))
+                if status != COMPLETE:
+                    continue
+                data, group_attrs = {}, {}
+                _read_group(g, "", data, group_attrs)
+                top = group_attrs.pop("")
+                instances[name] = {"attrs": top, "spec": json.loads(top.get("spec", "{}")),
+                                   "data": data, "group_attrs": group_attrs}
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            where = f" in /instances/{name}" if name else ""
+            raise StoreError(f"{path} is damaged{where}: {type(exc).__name__}: {exc}. Rerun "
+                             "the study (the same command resumes: move the damaged file "
+                             "away first) or read the file's other instances with h5py.") \
+                from exc
+    return StudyData(attrs, instances, failed, empty)

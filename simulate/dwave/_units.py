@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spectral import Schedule
+from spectral import Schedule, ScheduleError
 
 from ..exceptions import SimulationError
 
@@ -62,9 +62,10 @@ class DWaveSchedule:
         if abs(s[0]) > 1e-9 or abs(s[-1] - 1.0) > 1e-9 or np.any(np.diff(s) <= 0):
             raise SimulationError(f"schedule {self.name!r}: s must increase strictly from 0 to "
                                   f"1, got {s[0]:g} .. {s[-1]:g}.")
-        if np.any(A < 0) or np.any(B < 0) or A[0] <= 0:
-            raise SimulationError(f"schedule {self.name!r}: A(s), B(s) must be >= 0 GHz with "
-                                  "A(0) > 0.")
+        try:  # the rule of every schedule, spectral's
+            Schedule.check_values(s, A, B, name=self.name, unit="GHz")
+        except ScheduleError as exc:
+            raise SimulationError(str(exc)) from None
         object.__setattr__(self, "s", s)
         object.__setattr__(self, "A", A)
         object.__setattr__(self, "B", B)

@@ -50,7 +50,8 @@ def test_landau_zener(method):
     # one qubit: H = A (-X) + B(s) diag(0, h), B sweeping from -L to L: the diagonal splitting
     # eps = B h crosses 0 at rate v = 2 h L / T; the minimum gap is Delta = 2 A
     h, L, A0, T = 1.0, 60.0, 0.25, 150.0
-    schedule = spectral.Schedule.from_functions(lambda s: A0 + 0 * s, lambda s: L * (2 * s - 1))
+    schedule = spectral.Schedule.from_functions(lambda s: A0 + 0 * s, lambda s: L * (2 * s - 1),
+                                                signed=True)  # B changes sign: not an anneal
     bqm = dimod.BinaryQuadraticModel({"q": h}, {}, 0.0, "BINARY")
     res = simulate.anneal(bqm, T, schedule=schedule, scale=None, method=method)
     v = 2 * h * L / T

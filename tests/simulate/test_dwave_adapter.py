@@ -164,7 +164,9 @@ def test_cli_hardware(capsys):
     assert out["variables"] == 12 and out["solver"] == "mock"
     assert 0 <= out["measured"] <= 1 and 0 <= out["standin"] <= 1
     assert out["closed_system"] > 0.5
-    assert main(["hardware", "builtin:selection12", "--reads", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_:  # argparse: usage and the rule, exit 2
+        main(["hardware", "builtin:selection12", "--reads", "0"])
+    assert exit_.value.code == 2 and "--reads: must be >= 1, got 0" in capsys.readouterr().err
     if not has_credentials():
         assert main(["hardware", "builtin:selection12", "--solver", "qpu"]) == 2
         assert "--solver standin" in capsys.readouterr().err

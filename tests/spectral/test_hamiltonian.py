@@ -185,7 +185,9 @@ def test_bad_scale(scale):
 
 def test_memory_guard_names_n_and_sizes():
     bqm = naive.random_bqm(np.random.default_rng(0), 10, dimod.BINARY)
-    with pytest.raises(spectral.MemoryGuardError, match=r"n = 10 qubits needs about .* GiB") as info:
+    # 2^10 float64 = 8 KiB; sizes below 1 KiB in bytes, not "0.00 GiB"
+    with pytest.raises(spectral.MemoryGuardError,
+                       match=r"n = 10 qubits needs about 8\.00 KiB, but only 1000 bytes") as info:
         spectral.AnnealingHamiltonian.from_bqm(bqm, memory_limit=1000)
     assert info.value.n == 10 and info.value.required_bytes > 1000
     H = spectral.AnnealingHamiltonian.from_bqm(bqm)

@@ -58,7 +58,12 @@ def test_tabulated_schedule_changes_the_gap_like_the_dense_reference():
     "make, match",
     [
         (lambda: Schedule.from_functions(lambda s: 1 - s, lambda s: np.nan * s), "not finite"),
-        (lambda: Schedule.from_functions(lambda s: s, lambda s: 1 - s), r"A\(0\) = 0.0 must be > 0"),
+        (lambda: Schedule.from_functions(lambda s: s, lambda s: 1 - s), r"A\(0\) = 0 must be > 0"),
+        (lambda: Schedule.from_functions(lambda s: 1 - 2 * s, lambda s: s), r"A\(s\) < 0 at s"),
+        (lambda: Schedule.from_functions(lambda s: 1 - s, lambda s: 2 * s - 1), r"B\(s\) < 0 at s"),
+        (lambda: Schedule.from_functions(lambda s: 1 - s, lambda s: s * (1 - s)),
+         r"B\(1\) = 0 must be > 0"),
+        (lambda: Schedule.from_table([0, 1], [1, 0], [0, -1]), r"B\(s\) < 0 at s = \[0\.005"),
         (lambda: Schedule.from_table([0, 0.5], [1, 0], [0, 1]), r"span s in \[0, 1\]"),
         (lambda: Schedule.from_table([0, 0.7, 0.5, 1], [1, 1, 1, 0], [0, 0, 0, 1]), "strictly increasing"),
         (lambda: Schedule.from_table([0, 1], [1, np.inf], [0, 1]), "non-finite"),
@@ -68,6 +73,20 @@ def test_tabulated_schedule_changes_the_gap_like_the_dense_reference():
 def test_bad_schedules(make, match):
     with pytest.raises(ScheduleError, match=match):
         make()
+
+
+def test_a_signed_sweep_evolves_but_has_no_certified_minimum_gap():
+    import dimod
+
+    from spectral import SpectralError, min_gap
+
+    sweep = Schedule.from_functions(lambda s: 0.5 + 0 * s, lambda s: 2 * s - 1, signed=True)
+    assert sweep(0.0) == (0.5, -1.0)
+    with pytest.raises(ScheduleError, match="A\\(0\\) = 0 must be > 0"):
+        Schedule.from_functions(lambda s: 0 * s, lambda s: s, signed=True)
+    bqm = dimod.BinaryQuadraticModel({"q": 1.0}, {}, 0.0, "SPIN")
+    with pytest.raises(SpectralError, match="signed=True"):
+        min_gap(bqm, schedule=sweep)
 
 
 @pytest.mark.parametrize("s", [-0.1, 1.5, float("nan")])

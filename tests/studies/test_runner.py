@@ -252,14 +252,37 @@ def test_the_local_cluster_leaves_memory_to_the_guards_not_to_an_equal_share():
     assert n == 2 and limits == [0, 0]
 
 
+def _perturbed_cache(source, target, relative: float):
+    """A copy of a model cache whose trained weights are moved by ``relative`` (seeded)."""
+    import shutil
+
+    import torch
+
+    shutil.copytree(source, target)
+    g = torch.Generator().manual_seed(5)
+    for pt in target.glob("*.pt"):
+        state = torch.load(pt, weights_only=True)
+        torch.save({k: v * (1 + relative * torch.randn(v.shape, generator=g))
+                    if v.is_floating_point() and v.ndim > 1 else v
+                    for k, v in state.items()}, pt)
+    return target
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_REFUSED = r"does not belong to this run: its complete instance '[^']+' "
+
+
 @pytest.mark.xdist_group("tiny-study")  # one worker builds the study once
 def test_a_study_resumed_with_another_model_is_refused_and_left_as_it_was(
         tiny_study, trained_default_cache, tmp_path, monkeypatch):
     # the same config on a machine whose trained default model differs in its weights (another
     # CPU's training) would fill the rest of the file with another model's problems
     import shutil
-
-    import torch
 
     from studies.exceptions import StoreError
 
@@ -270,28 +293,55 @@ def test_a_study_resumed_with_another_model_is_refused_and_left_as_it_was(
         left = next(k for k, g in f["instances"].items()
                     if json.loads(g.attrs["spec"]).get("source") == "image")
         del f["instances"][left]
-    other = tmp_path / "other-cache"
-    shutil.copytree(trained_default_cache, other)
-    g = torch.Generator().manual_seed(5)
-    for pt in other.glob("*.pt"):
-        state = torch.load(pt, weights_only=True)
-        torch.save({k: v * (1 + 0.03 * torch.randn(v.shape, generator=g))
-                    if v.is_floating_point() and v.ndim > 1 else v
-                    for k, v in state.items()}, pt)
-    before = load_study(copy)
+    other = _perturbed_cache(trained_default_cache, tmp_path / "other-cache", 0.03)
+    before = _sha256(copy)
 
     monkeypatch.setenv("QAXAI_CACHE_DIR", str(other))
-    with pytest.raises(StoreError, match=r"cannot be resumed by this run: its complete "
-                                         r"instance '[^']+' (has biases|explains other)"):
+    with pytest.raises(StoreError, match=_REFUSED + "(was computed with other model weights|"
+                                       "was computed from other images)"):
         run_study(config, copy, workers=1, threads_per_task=1, progress=False)
-    after = load_study(copy)
-    assert set(after.instances) == set(before.instances)
-    assert after.attrs["runs"] == before.attrs["runs"]
+    assert _sha256(copy) == before  # not a byte written: no run recorded, nothing deleted
 
     monkeypatch.setenv("QAXAI_CACHE_DIR", str(trained_default_cache))
     summary = run_study(config, copy, workers=1, threads_per_task=1, progress=False)
     assert (summary.done, summary.failed) == (1, 0)
     assert left in load_study(copy).instances
+
+
+@pytest.mark.xdist_group("tiny-study")
+def test_a_complete_study_rerun_with_other_weights_is_refused_not_reported_complete(
+        tiny_study, trained_default_cache, tmp_path, monkeypatch):
+    # weights moved by 1e-6: the same images are chosen and every problem is within the BQM
+    # tolerance, yet the file would be reported as this model's results
+    import shutil
+
+    from studies.exceptions import StoreError
+
+    config, path, _ = tiny_study
+    copy = tmp_path / "tiny.h5"
+    shutil.copy(path, copy)
+    before = _sha256(copy)
+    other = _perturbed_cache(trained_default_cache, tmp_path / "other-cache", 1e-6)
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(other))
+    with pytest.raises(StoreError, match=_REFUSED + "was computed with other model weights"):
+        run_study(config, copy, workers=1, threads_per_task=1, progress=False)
+    assert _sha256(copy) == before
+
+    # a file written before fingerprints were recorded is compared by its BQMs, complete too
+    with h5py.File(copy, "r+") as f:
+        for g in f["instances"].values():
+            spec = json.loads(g.attrs["spec"])
+            spec.pop("weights_sha256", None)
+            spec.pop("images_sha256", None)
+            g.attrs["spec"] = json.dumps(spec)
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(
+        _perturbed_cache(trained_default_cache, tmp_path / "far-cache", 0.03)))
+    with pytest.raises(StoreError, match=_REFUSED + "(has biases|explains other|was a problem)"):
+        run_study(config, copy, workers=1, threads_per_task=1, progress=False)
+
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(trained_default_cache))  # the model of the file
+    summary = run_study(config, copy, workers=1, threads_per_task=1, progress=False)
+    assert summary.skipped == summary.total and summary.done == 0
 
 
 @settings(max_examples=40, deadline=None)
@@ -320,3 +370,30 @@ def test_a_resumed_bqm_is_the_stored_one_to_rounding_and_no_further(n, seed, sca
                                              attrs)
     assert "other variables" in _bqm_difference(
         stored, {**data, "quadratic_col": data["quadratic_col"][::-1].copy()}, attrs)
+
+
+def test_a_problem_without_variables_is_recorded_as_empty_not_complete(tmp_path, monkeypatch):
+    # the paper formulation on an image with no positive GradCAM weight has no variables:
+    # nothing to anneal, no answer to store as complete, and no error either
+    import studies.runner as runner
+    from studies._plan import Instance
+
+    config = load_config("e.toml", text=RANDOM_ONLY.replace("[5, 6, 7, 8]", "[3]")
+                         .replace("[0, 1, 2, 3, 4]", "[0]"))
+    planned = runner.plan(config, progress=False)
+    empty = Instance("Net-img0007-paper-n08", "problem",
+                     {"source": "image", "formulation": "paper", "n": 0, "image": 7},
+                     {"bqm": dimod.BQM("BINARY"), "relevance": np.zeros(4),
+                      "candidates": np.zeros(0, np.int64), "metadata": {}})
+    monkeypatch.setattr(runner, "plan", lambda config, progress: [*planned, empty])
+    out = tmp_path / "e.h5"
+    summary = run_study(config, out, workers=1, threads_per_task=1, progress=False)
+    assert (summary.done, summary.failed) == (len(planned), 0)
+    assert "positive GradCAM weight" in summary.empty[empty.id]
+    study = load_study(out)
+    assert empty.id not in study.instances and empty.id not in study.failed
+    assert "no variables" in study.empty[empty.id]
+    with h5py.File(out) as f:
+        assert f["instances"][empty.id].attrs["status"] == "empty"
+    again = run_study(config, out, workers=1, threads_per_task=1, progress=False)
+    assert again.skipped == again.total and again.done == 0

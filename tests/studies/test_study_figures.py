@@ -76,5 +76,7 @@ def test_run_command_rejects_a_bad_config_before_starting(tmp_path, capsys):
 def test_run_command_rejects_bad_worker_counts(tmp_path, capsys, workers):
     cfg = tmp_path / "c.toml"
     cfg.write_text("")
-    assert main(["run", str(cfg), "--workers", workers]) == 2
-    assert "--workers must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse: the usage and the rule, exit 2
+        main(["run", str(cfg), "--workers", workers])
+    assert exit_.value.code == 2
+    assert f"--workers: must be >= 1, got {workers}" in capsys.readouterr().err
