@@ -14,72 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
+from ._arguments import (byte_limit, figure_path, file_path, folder_path, integer_at_least,
+                         joined_negative_numbers, positive_float)
 from .exceptions import StoreError, UsageError
 
 __all__ = ["main"]
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-#: the formats a figure is written in (matplotlib chooses by the suffix)
-_FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
-
-
-def _figure_path(text: str) -> str:
-    """A figure file to write: a name with a figure suffix, not a folder, in a folder that
-    exists or can be made (matplotlib would write ``DIR.png`` for ``DIR``)."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name in it, e.g. "
-                                         f"{path / 'figure.png'}")
-    if path.suffix.lower() not in _FIGURE_SUFFIXES:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no figure suffix; end it in {', '.join(_FIGURE_SUFFIXES)} (the "
-            "format is chosen by it)")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} cannot be written: {folder} is a file, not a "
-                                         "folder")
-    return text
-
-
-def _at_least_1(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-inf$", re.IGNORECASE)
-
-
-def _joined_negative_numbers(argv: list[str]) -> list[str]:
-    """``--opt -1e-3`` as ``--opt=-1e-3``: argparse takes a token that starts with '-' and is
-    not a plain negative number (an exponent, 'inf') for an option of its own."""
-    out: list[str] = []
-    for token in argv:
-        if (_NUMBER.match(token) and out and out[-1].startswith("--") and "=" not in out[-1]
-                and not out[-1] == "--"):
-            out[-1] = f"{out[-1]}={token}"
-        else:
-            out.append(token)
-    return out
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -106,8 +49,8 @@ def _add_gap(sub) -> None:
                      "(builtin:selection12 ships with qaxai)")
     gap.add_argument("--levels", type=int, default=None,
                      help="levels to compute and plot (default d + 1, at least 2 for --plot)")
-    gap.add_argument("--s-tol", type=_positive_float, default=1e-6, help="tolerance on s* (default 1e-6)")
-    gap.add_argument("--rtol", type=_positive_float, default=1e-6,
+    gap.add_argument("--s-tol", type=positive_float, default=1e-6, help="tolerance on s* (default 1e-6)")
+    gap.add_argument("--rtol", type=positive_float, default=1e-6,
                      help="relative tolerance on Delta_min (default 1e-6)")
     gap.add_argument("--coarse-points", type=int, default=17, help="points of the coarse sweep (default 17)")
     gap.add_argument("--schedule", default=None,
@@ -122,10 +65,10 @@ def _add_gap(sub) -> None:
                      help="torch device ('cuda', 'cpu'): run the torch backend there")
     gap.add_argument("--vartype", choices=["SPIN", "BINARY"], default=None,
                      help="vartype of a COO file without a '# vartype=' header")
-    gap.add_argument("--memory-limit", type=_positive_float, default=None,
-                     help="bytes allowed (default: 90%% of available memory)")
+    gap.add_argument("--memory-limit", type=byte_limit, default=None,
+                     help="bytes allowed (default: 90%% of available memory; inf: no limit)")
     gap.add_argument("--json", action="store_true", help="print the result as JSON")
-    gap.add_argument("--plot", metavar="FILE", default=None, type=_figure_path,
+    gap.add_argument("--plot", metavar="FILE", default=None, type=figure_path,
                      help="draw the lowest levels and the gap against s (PNG, PDF or SVG)")
     gap.set_defaults(func=_cmd_gap)
 
@@ -141,14 +84,15 @@ def _add_hardware(sub) -> None:
         "fitted to the reads) and the stand-in.")
     hw.add_argument("problem", help="a BQM file or builtin:NAME (builtin:selection12)")
     hw.add_argument("--solver", choices=["mock", "standin", "qpu"], default="standin")
-    hw.add_argument("--annealing-time", type=_positive_float, default=20.0, metavar="US",
+    hw.add_argument("--annealing-time", type=positive_float, default=20.0, metavar="US",
                     help="anneal time in microseconds (default 20)")
-    hw.add_argument("--reads", type=_at_least_1, default=1000,
+    hw.add_argument("--reads", type=integer_at_least(1), default=1000,
                     help="number of reads (default 1000)")
     hw.add_argument("--schedule", default=None, metavar="FILE",
                     help="the solver's published schedule (CSV/XLSX: s, A, B in GHz); default "
                     "an approximate Advantage-like one")
-    hw.add_argument("--seed", type=int, default=None, help="seed of embedding and stand-in")
+    hw.add_argument("--seed", type=integer_at_least(0), default=None,
+                    help="seed of embedding and stand-in")
     hw.add_argument("--vartype", choices=["SPIN", "BINARY"], default=None,
                     help="vartype of a COO file without a '# vartype=' header")
     hw.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -170,7 +114,7 @@ def _add_explain(sub) -> None:
     which.add_argument("--class", dest="cls", metavar="C",
                        help="explain the first --count held-out images of class C (an index or "
                        "a class name)")
-    explain.add_argument("--count", type=_at_least_1, default=4,
+    explain.add_argument("--count", type=integer_at_least(1), default=4,
                          help="images for --class (default 4)")
     explain.add_argument("--method", nargs="+", default=["qubo-paper", "gradcam", "gradcam++"],
                          help="methods (qubo-paper, qubo-cardinality, gradcam, gradcam++, top-m "
@@ -182,7 +126,7 @@ def _add_explain(sub) -> None:
     explain.add_argument("--model", default=None,
                          help="which model: PaperNet or GapNet for the bundled digits (default "
                          "PaperNet); with --config, one of its architectures (default the first)")
-    explain.add_argument("--out", required=True, metavar="FILE", type=_figure_path,
+    explain.add_argument("--out", required=True, metavar="FILE", type=figure_path,
                          help="gallery figure (PNG/PDF/SVG)")
     explain.set_defaults(func=_cmd_explain)
 
@@ -207,13 +151,13 @@ def _add_run(sub) -> None:
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="a running Dask scheduler, e.g. tcp://host:8786 (default: a "
                      "LocalCluster on this machine)")
-    run.add_argument("--workers", type=_at_least_1, default=None,
+    run.add_argument("--workers", type=integer_at_least(1), default=None,
                      help="LocalCluster worker processes (default: one per core)")
-    run.add_argument("--threads-per-task", type=_at_least_1, default=None, metavar="N",
+    run.add_argument("--threads-per-task", type=integer_at_least(1), default=None, metavar="N",
                      help="Numba/torch threads of each task (default: cores // workers)")
-    run.add_argument("--figures", default=None, metavar="DIR",
+    run.add_argument("--figures", default=None, metavar="DIR", type=folder_path,
                      help="afterwards, draw every figure into DIR (PNG and PDF)")
-    run.add_argument("--report", default=None, metavar="DIR",
+    run.add_argument("--report", default=None, metavar="DIR", type=folder_path,
                      help="afterwards, write DIR/report.html (one self-contained page) and "
                      "DIR/report.md")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -237,7 +181,8 @@ def _add_report(sub) -> None:
         "with their numbers and intervals, tables, every figure embedded, the provenance and "
         "the command that reproduces the study) and OUT/report.md (figures in OUT/figures).")
     report.add_argument("file", help="a study file (HDF5) written by qaxai run")
-    report.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    report.add_argument("--out", required=True, metavar="DIR", type=folder_path,
+                        help="output folder")
     report.set_defaults(func=_cmd_report)
     results = sub.add_parser(
         "results", help="the findings of several study files as one Markdown document",
@@ -245,7 +190,8 @@ def _add_report(sub) -> None:
         "intervals, tables, the command that reproduces it) to one Markdown file; "
         "docs/results.md is this for the shipped configs.")
     results.add_argument("files", nargs="+", help="study files (HDF5) written by qaxai run")
-    results.add_argument("--out", required=True, metavar="FILE.md", help="the Markdown file")
+    results.add_argument("--out", required=True, metavar="FILE.md", type=file_path,
+                         help="the Markdown file")
     results.set_defaults(func=_cmd_results)
 
 
@@ -254,7 +200,8 @@ def _add_figures(sub) -> None:
                              description="Draw every figure a study file has data for (PNG "
                              "and PDF), from the file alone.")
     figures.add_argument("file", help="a study file (HDF5) written by qaxai run")
-    figures.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    figures.add_argument("--out", required=True, metavar="DIR", type=folder_path,
+                         help="output folder")
     figures.set_defaults(func=_cmd_figures)
 
 
@@ -542,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spectral import MemoryGuardError
 
     parser = _build_parser()
-    args = parser.parse_args(_joined_negative_numbers(list(sys.argv[1:] if argv is None
+    args = parser.parse_args(joined_negative_numbers(list(sys.argv[1:] if argv is None
                                                            else argv)))
     try:
         return args.func(args)

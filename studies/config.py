@@ -56,6 +56,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, make_dataclass
@@ -150,7 +151,7 @@ class Options(Rule):
 
 @dataclass(frozen=True)
 class ListOf(Rule):
-    """A list whose entries are of type ``item`` (``float`` takes integers too; no NaN) and
+    """A list whose entries are of type ``item`` (``float`` takes integers too; finite) and
     satisfy ``rule``; ``nonempty`` refuses ``[]``."""
 
     item: type
@@ -169,7 +170,8 @@ class ListOf(Rule):
         out = []
         for v in value:
             if self.item is float:
-                good = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+                good = isinstance(v, (int, float)) and not isinstance(v, bool) \
+                    and math.isfinite(v)
             else:
                 good = isinstance(v, self.item) and not isinstance(v, bool)
             if good and isinstance(self.rule, Interval):
@@ -414,6 +416,8 @@ def _check_type(where: str, value, kind: str, pytype):
     if pytype is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+        if ok and not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, got {value}.")
     elif pytype is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(pytype, tuple):

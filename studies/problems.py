@@ -81,8 +81,10 @@ def load_bqm(source: str | PathLike, *, vartype: str | None = None) -> dimod.Bin
     if raw.startswith(b"DIMODBQM"):
         try:
             with path.open("rb") as fh:
-                return dimod.BinaryQuadraticModel.from_file(fh)
+                return _same_vartype(dimod.BinaryQuadraticModel.from_file(fh), path, vartype)
         except (ValueError, KeyError, TypeError, EOFError, OSError) as exc:
+            if isinstance(exc, ProblemFileError):
+                raise
             raise ProblemFileError(f"{path} starts as a dimod BQM file but cannot be read "
                                    f"({type(exc).__name__}: {exc}): truncated or damaged? "
                                    "Write it again with bqm.to_file().") from exc
@@ -99,13 +101,19 @@ def load_bqm(source: str | PathLike, *, vartype: str | None = None) -> dimod.Bin
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ProblemFileError(f"{path} looks like JSON but does not parse: {exc}") from exc
-        bqm = _from_json(data, str(path))
-        if vartype is not None and dimod.as_vartype(vartype) is not bqm.vartype:
-            raise ProblemFileError(f"{path} is a {bqm.vartype.name} problem; --vartype "
-                                   f"{vartype} contradicts it (--vartype is for COO files "
-                                   "without a '# vartype=' header): leave it out.")
-        return bqm
+        return _same_vartype(_from_json(data, str(path)), path, vartype)
     return _from_coo(text, str(path), vartype)
+
+
+def _same_vartype(bqm: dimod.BinaryQuadraticModel, path: Path, vartype: str | None
+                  ) -> dimod.BinaryQuadraticModel:
+    """A file that states its vartype is read as it says; a ``vartype`` argument that
+    contradicts it is refused, not applied."""
+    if vartype is not None and _vartype(vartype, str(path)) is not bqm.vartype:
+        raise ProblemFileError(f"{path} is a {bqm.vartype.name} problem; --vartype {vartype} "
+                               "contradicts it (--vartype is for COO files without a "
+                               "'# vartype=' header): leave it out.")
+    return bqm
 
 
 _JSON_FORM = ('give dimod\'s to_serializable() output or {"vartype": ..., "linear": {...}, '

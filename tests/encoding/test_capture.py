@@ -167,3 +167,21 @@ def test_large_batches_are_captured_in_chunks_with_the_same_result(monkeypatch):
     parts = capture(model, x, "reduce", objects)
     np.testing.assert_allclose(parts.gradients, whole.gradients, rtol=1e-6, atol=1e-7)
     assert parts.target_objects == tuple(objects)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_non_finite_score_is_refused_naming_the_image_and_the_class(images, value):
+    # one class's bias NaN: its logit is NaN on every image while dy/dA stays finite, so only
+    # the scores themselves show it; argmax would "predict" that class
+    from encoding import check_classifier
+
+    model = PaperNet(n_maps=4, num_classes=5, image_size=8)
+    with torch.no_grad():
+        model.head[1].bias[2] = value
+    with pytest.raises(EncodingError, match=rf"explained image 0 is {value} at class 2"):
+        capture(model, images[:3], "reduce")
+    with pytest.raises(EncodingError, match=r"model 'm': .*blank test image 0 .* at class 2"):
+        check_classifier(model, (1, 8, 8), 5, "reduce", what="model 'm'")
+    with torch.no_grad():
+        model.head[1].bias[2] = 0.0
+    assert capture(model, images[:3], "reduce").logits.shape == (3, 5)

@@ -6,6 +6,8 @@ import struct
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from encoding import (DataError, ImageDataset, load_digits_dataset, load_image_folder,
                       load_mnist, load_stl10)
@@ -149,3 +151,79 @@ def test_image_folder_bad_layouts_are_named(tmp_path):
     with pytest.raises(DataError, match=r"images differ in size: .*6x6.*8x8.*\[data\] size"):
         load_image_folder(tmp_path / "mixed")
     assert load_image_folder(tmp_path / "mixed", size=(5, 7)).images.shape == (2, 3, 5, 7)
+
+
+def _folder_of(tmp_path, save):
+    """A two-class folder whose class "a" holds the one image ``save(path)`` writes and class
+    "b" a plain 8-bit grey image of the same size."""
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    save(tmp_path / "a")
+    Image.fromarray(np.zeros((5, 7), np.uint8)).save(tmp_path / "b" / "zero.png")
+    return tmp_path
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_a_16_bit_png_is_read_by_its_bit_depth_not_clipped(seed):
+    # PIL's convert("L") clips 16-bit values at 255: the class would load as white
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    values = np.random.default_rng(seed).integers(0, 65536, (5, 7)).astype(np.uint16)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _folder_of(Path(tmp), lambda d: Image.fromarray(values).save(d / "x.png"))
+        with Image.open(root / "a" / "x.png") as im:
+            assert im.mode in ("I;16", "I")  # what PIL makes of a 16-bit grey PNG
+        for mode, channels in (("L", 1), ("RGB", 3)):
+            data = load_image_folder(root, mode=mode)
+            got = data.images[data.labels == 0][0].numpy()
+            assert got.shape == (channels, 5, 7)
+            np.testing.assert_allclose(got, np.broadcast_to(values / 65535.0, got.shape),
+                                       atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_an_image_with_alpha_is_composited_over_black(tmp_path, mode):
+    from PIL import Image
+
+    rgba = np.zeros((5, 7, 4), np.uint8)
+    rgba[..., :3] = (200, 100, 50)
+    rgba[..., 3] = np.linspace(0, 255, 7).astype(np.uint8)[None, :]
+    source = Image.fromarray(rgba, "RGBA").convert(mode)
+    root = _folder_of(tmp_path, lambda d: source.save(d / "x.png"))
+    data = load_image_folder(root, mode="RGB")
+    got = data.images[data.labels == 0][0].numpy()
+    back = np.asarray(source.convert("RGBA"), dtype=np.float64) / 255.0
+    expected = (back[..., :3] * back[..., 3:]).transpose(2, 0, 1)  # over black: rgb * alpha
+    np.testing.assert_allclose(got, expected, atol=1.5 / 255)
+    assert got[:, :, 0].max() == 0.0  # fully transparent reads as 0, not its stored colour
+
+
+def test_a_float_image_in_the_unit_interval_is_taken_as_it_is_and_beyond_it_refused(tmp_path):
+    from PIL import Image
+
+    values = np.linspace(0, 1, 35, dtype=np.float32).reshape(5, 7)
+    root = _folder_of(tmp_path, lambda d: Image.fromarray(values, "F").save(d / "x.tif"))
+    data = load_image_folder(root, mode="L")
+    np.testing.assert_array_equal(data.images[data.labels == 0][0, 0].numpy(), values)
+    Image.fromarray(values * 3, "F").save(root / "a" / "x.tif")
+    with pytest.raises(DataError, match=r"x\.tif.*mode 'F'.*values 0\.\.3"):
+        load_image_folder(root, mode="L")
+
+
+def test_a_palette_image_with_a_transparent_index_reads_that_index_as_black(tmp_path):
+    from PIL import Image
+
+    index = (np.arange(35).reshape(5, 7) % 2).astype(np.uint8)
+    source = Image.fromarray(index, "P")
+    source.putpalette([200, 100, 50, 10, 20, 30] + [0] * 762)
+    root = _folder_of(tmp_path, lambda d: source.save(d / "x.png", transparency=0))
+    data = load_image_folder(root, mode="RGB")
+    got = data.images[data.labels == 0][0].numpy()
+    colour = np.array([10, 20, 30])[:, None, None] / 255.0
+    np.testing.assert_allclose(got, np.where(index[None] == 1, colour, 0.0), atol=1e-7)

@@ -143,3 +143,44 @@ def test_coo_reads_linear_quadratic_and_repeated_terms(tmp_path):
     bqm = load_bqm(path)
     assert bqm == dimod.BinaryQuadraticModel({0: 0.5, 1: 0.0, 2: -0.2}, {(0, 1): -0.75}, 0.0,
                                              "BINARY")
+
+
+def test_a_negative_number_after_an_option_is_its_value(tmp_path, capsys):
+    # argparse takes "-1e-3" for an option of its own ("expected one argument")
+    coo = tmp_path / "p.coo"
+    coo.write_text("# vartype=SPIN\n0 0 1.0\n0 1 -1.0\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["gap", str(coo), "--s-tol", "-1e-3"])
+    assert exit_.value.code == 2
+    assert "argument --s-tol: must be a finite number > 0, got -1e-3" in capsys.readouterr().err
+    assert main(["gap", str(coo), "--s-tol", "1e-5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["s_tol"] == 1e-5
+
+
+def test_a_memory_refusal_names_the_cli_flag_and_small_sizes_in_bytes(tmp_path, capsys):
+    coo = tmp_path / "p.coo"
+    coo.write_text("# vartype=SPIN\n0 0 1.0\n0 1 -1.0\n")
+    assert main(["gap", str(coo), "--memory-limit", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "needs about 32 bytes, but only 10 bytes" in err
+    assert "--memory-limit BYTES" in err and "memory_limit=" not in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["hardware", "P", "--seed", "-4"], "argument --seed: must be >= 0, got -4"),
+    (["hardware", "P", "--annealing-time", "nan"], "argument --annealing-time: must be a finite"),
+    (["gap", "P", "--rtol", "x"], "argument --rtol: must be a number > 0, got 'x'"),
+])
+def test_number_options_name_the_option_and_the_rule(tmp_path, capsys, argv, words):
+    coo = tmp_path / "p.coo"
+    coo.write_text("# vartype=SPIN\n0 0 1.0\n0 1 -1.0\n")
+    with pytest.raises(SystemExit) as exit_:
+        main([str(coo) if a == "P" else a for a in argv])
+    assert exit_.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_memory_limit_inf_lifts_the_guard(tmp_path, capsys):
+    coo = tmp_path / "p.coo"
+    coo.write_text("# vartype=SPIN\n0 0 1.0\n0 1 -1.0\n")
+    assert main(["gap", str(coo), "--memory-limit", "inf", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["delta_min"] > 0

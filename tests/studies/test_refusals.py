@@ -106,6 +106,14 @@ def _study_file(path: Path, config_text: str) -> Path:
     return path
 
 
+def _unchanged(path: Path, refuse):
+    """``refuse()``'s result, checking that the file at ``path`` kept every byte."""
+    before = path.read_bytes()
+    result = refuse()
+    assert path.read_bytes() == before, f"{path} was changed by a refused run"
+    return result
+
+
 def _nan_model():
     import torch
 
@@ -142,7 +150,7 @@ def _cases(tmp_path: Path, capsys, cache: Path, monkeypatch):
                 spec = json.loads(g.attrs["spec"])
                 spec["weights_sha256"] = "0" * 64
                 g.attrs["spec"] = json.dumps(spec)
-        return _cli(capsys, "run", config, "--out", out, "--quiet")
+        return _unchanged(out, lambda: _cli(capsys, "run", config, "--out", out, "--quiet"))
 
     def float_image():
         from PIL import Image
@@ -169,6 +177,7 @@ def _cases(tmp_path: Path, capsys, cache: Path, monkeypatch):
         "config-key": lambda: run("--set", "spectral.max_qubit=3"),
         "config-range": lambda: run("--set", "spectral.max_qubits=-5"),
         "config-empty": lambda: run("--set", "data.path="),
+        "config-finite": lambda: run("--set", "train.lr=inf"),
         "config-hardware-range": lambda: run("--set", "hardware.max_qubits=2"),
         "config-t99-range": lambda: run("--set", "dynamics.t99_max_qubits=13"),
         "config-utf8": lambda: (t / "bad.toml").write_bytes(b'[study]\nname = "\xff"\n')
@@ -179,10 +188,13 @@ def _cases(tmp_path: Path, capsys, cache: Path, monkeypatch):
         "out-folder": lambda: _cli(capsys, "run", "builtin:quick", "--out", t),
         "out-under-file": lambda: _cli(capsys, "run", "builtin:quick", "--out",
                                        t / "spin.coo" / "x.h5"),
-        "out-foreign": lambda: h5py.File(t / "foreign.h5", "w").close()
-        or _cli(capsys, "run", "builtin:quick", "--out", t / "foreign.h5"),
-        "out-other-config": lambda: _cli(capsys, "run", "builtin:quick", "--out",
-                                         _study_file(t / "other.h5", RANDOM_ONLY)),
+        "folder-is-file": lambda: _cli(capsys, "run", "builtin:quick", "--figures", coo),
+        "out-foreign": lambda: h5py.File(t / "foreign.h5", "w").close() or _unchanged(
+            t / "foreign.h5", lambda: _cli(capsys, "run", "builtin:quick", "--out",
+                                           t / "foreign.h5")),
+        "out-other-config": lambda: _unchanged(
+            _study_file(t / "other.h5", RANDOM_ONLY),
+            lambda: _cli(capsys, "run", "builtin:quick", "--out", t / "other.h5")),
         "resume-other-model": resumed_with_other_weights,
         "study-damaged": lambda: h5py.File(t / "d.h5", "w").attrs.update(
             {"format": "qaxai-study", "format_version": 1})
@@ -209,6 +221,7 @@ def _cases(tmp_path: Path, capsys, cache: Path, monkeypatch):
         "figure-path": lambda: _cli(capsys, "gap", coo, "--plot", t),
         "count": lambda: _cli(capsys, "explain", "--class", "1", "--count", "0", "--out",
                               t / "g.png"),
+        "option-number": lambda: _cli(capsys, "hardware", coo, "--annealing-time", "inf"),
         "memory": lambda: _cli(capsys, "gap", coo, "--memory-limit", "10"),
         "image-range": float_image,
         "scores": nan_scores,
