@@ -234,18 +234,23 @@ def _check_same_inputs(path: Path, stored: dict, instances: list) -> None:
     this run builds: other weights (a checkpoint replaced, a built-in model trained anew on
     another CPU type), other images (a changed folder, another selection of correctly
     classified images). One file holds the problems of one model. Checked on every run, before
-    anything is skipped, by the fingerprints each instance records; instances written before
-    fingerprints were recorded are compared by their BQM."""
+    anything is skipped: by the fingerprints each instance records (per model, whatever the
+    instance), by the instance ids (the config being the same, they follow from the inputs),
+    and, for instances written before fingerprints were recorded, by their BQMs."""
     from encoding import cache_dir
 
-    for inst in instances:
-        old = stored.get(inst.id)
-        if old is None:
-            continue
+    built = {inst.id: inst for inst in instances}
+    prints = {inst.spec["architecture"]: inst.spec for inst in instances
+              if "architecture" in inst.spec and "weights_sha256" in inst.spec}
+    for iid, old in sorted(stored.items()):
+        now = prints.get(old["spec"].get("architecture"), {})
         why = next((text for key, text in _FINGERPRINTS.items()
-                    if key in old["spec"] and key in inst.spec
-                    and old["spec"][key] != inst.spec[key]), None)
-        if why is None and inst.kind == "xai" and old["spec"].get("images") != \
+                    if key in old["spec"] and key in now and old["spec"][key] != now[key]), None)
+        inst = built.get(iid)
+        if why is None and inst is None:
+            why = ("is not one this run builds (the model classifies other images correctly, "
+                   "or the data changed)")
+        elif why is None and inst.kind == "xai" and old["spec"].get("images") != \
                 inst.spec.get("images"):
             why = "explains other images (the model classifies others correctly)"
         elif why is None and inst.kind == "problem" and old["bqm"] is not None:
@@ -253,13 +258,12 @@ def _check_same_inputs(path: Path, stored: dict, instances: list) -> None:
         if why is not None:
             raise StoreError(
                 f"{path} does not belong to this run: its complete instance "
-                f"{inst.id!r} {why}. The model or the data behind the file "
-                "changed since it was started: a built-in model trained anew on another CPU "
-                f"type or with other library versions (its cache is {cache_dir()}), a changed "
-                "checkpoint, factory or image folder. qaxai does not mix the problems of two "
-                "models in one file: resume where the file was started (or copy its cached "
-                "model there), restore the inputs, or choose another --out. Nothing was "
-                "written.")
+                f"{iid!r} {why}. The model or the data behind the file changed since it was "
+                "started: a built-in model trained anew on another CPU type or with other "
+                f"library versions (its cache is {cache_dir()}), a changed checkpoint, "
+                "factory or image folder. qaxai does not mix the problems of two models in "
+                "one file: resume where the file was started (or copy its cached model there), "
+                "restore the inputs, or choose another --out. Nothing was written.")
 
 
 def _bqm_difference(old: dict, datasets: dict, attrs: dict) -> str | None:

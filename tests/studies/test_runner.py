@@ -399,3 +399,30 @@ def test_a_problem_without_variables_is_recorded_as_empty_not_complete(tmp_path,
         assert f["instances"][empty.id].attrs["status"] == "empty"
     again = run_study(config, out, workers=1, threads_per_task=1, progress=False)
     assert again.skipped == again.total and again.done == 0
+
+
+@pytest.mark.xdist_group("tiny-study")
+def test_a_file_with_an_instance_this_run_would_not_build_is_refused(
+        tiny_study, trained_default_cache, tmp_path, monkeypatch):
+    # other weights may choose wholly other images: then no stored id is one this run builds,
+    # and only the ids (the config being the same) show that the inputs changed
+    import shutil
+
+    from studies.exceptions import StoreError
+
+    config, path, _ = tiny_study
+    copy = tmp_path / "tiny.h5"
+    shutil.copy(path, copy)
+    with h5py.File(copy, "r+") as f:
+        old = next(k for k, g in f["instances"].items()
+                   if json.loads(g.attrs["spec"]).get("source") == "image")
+        stale = old.replace("-img", "-img9")
+        f["instances"].move(old, stale)
+        del f["instances"][stale].attrs["spec"]  # no fingerprint either: the id alone tells
+        f["instances"][stale].attrs["spec"] = json.dumps({"source": "image"})
+    before = copy.read_bytes()
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(trained_default_cache))  # the file's own model
+    with pytest.raises(StoreError, match=rf"its complete instance '{stale}' is not one this "
+                                         "run builds"):
+        run_study(config, copy, workers=1, threads_per_task=1, progress=False)
+    assert copy.read_bytes() == before
