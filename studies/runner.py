@@ -178,10 +178,11 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
     statuses = check_out(path, config)
     summary.written = path.exists()
     client = cluster = store = None
-    started = _now()
+    started = None
     try:
         # every input is found, every model built and checked, before the file is touched
         instances = plan(config, progress=progress)
+        started = _now()  # a run's recorded time is its instances', after planning
         if {COMPLETE, EMPTY} & set(statuses.values()):  # before anything is skipped
             _check_same_inputs(path, stored_inputs(path), instances)
         todo = [i for i in instances if statuses.get(i.id) not in (COMPLETE, EMPTY)]

@@ -141,3 +141,14 @@ def test_physical_beta_units():
     assert physical_beta(2.0, 12.0, divisor=2.0) == pytest.approx(physical_beta(1.0, 12.0))
     with pytest.raises(SimulationError):
         physical_beta(1.0, 0.0)
+
+
+@pytest.mark.parametrize("A, B, words", [
+    ([10.0, 1.0, 0.0], [0.2, -0.5, 7.5], r"B\(s\) < 0 at s = \[0\.5\] .*-0\.5 GHz"),
+    ([10.0, 1.0, 0.0], [0.2, 3.0, 0.0], r"B\(1\) = 0 GHz must be > 0"),
+    ([0.0, 1.0, 0.0], [0.2, 3.0, 7.5], r"A\(0\) = 0 GHz must be > 0"),
+])
+def test_a_dwave_table_obeys_the_rule_of_every_schedule(A, B, words):
+    # one rule for every schedule (spectral.Schedule.check_values), here in GHz
+    with pytest.raises(SimulationError, match=words):
+        DWaveSchedule(np.array([0.0, 0.5, 1.0]), np.array(A), np.array(B), name="table")
