@@ -2,8 +2,8 @@
 
 A problem instance depends on the config (the file records its hash), on the model's weights
 and on the images it explains. Both are hashed here, bit for bit, and stored in every
-instance's ``spec``, so that a run compares them before it skips anything: a file never holds
-the problems of two models, or of two versions of one image folder.
+instance's ``spec``, so that a run compares them before it skips anything: a file holds the
+problems of one model and one version of its images.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ __all__ = ["weights_sha256", "images_sha256"]
 
 def weights_sha256(model) -> str:
     """SHA-256 of a model's ``state_dict``: every parameter and buffer, by name, dtype, shape
-    and bytes (on the CPU, contiguous), in name order. Two models hash alike exactly when
-    they compute with the same numbers."""
+    and bytes (on the CPU, contiguous), in name order: any change of a value, name, dtype or
+    shape changes it. The model's code is not hashed; a run also compares the problems it
+    builds with the stored ones, which a changed architecture changes."""
     import torch
 
     h = hashlib.sha256()
