@@ -392,7 +392,7 @@ def gap_sweep(
         raise SpectralError(f"s must be a non-empty 1-D grid, got shape {s_arr.shape}.")
     H, d, k = _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit)
     start = H.matvecs
-    tracker = _Tracker(H, k, backend, tol, memory_limit)
+    tracker = _Tracker(H, k, backend, tol, memory_limit, device)
     m = s_arr.size
     E, slopes, res = np.empty((k, m)), np.empty((k, m)), np.empty((k, m))
     backends = [""] * m

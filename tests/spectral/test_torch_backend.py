@@ -96,11 +96,17 @@ def test_min_gap_on_torch_equals_numba_with_a_twofold_ground_state():
     assert _same_gap(bqm).degeneracy == 2
 
 
-def test_gap_sweep_takes_a_device():
+def test_gap_sweep_runs_the_torch_backend_on_the_device_it_is_given():
+    # the same gaps alone would pass with the device dropped: every point must say it ran
+    # on the torch backend, and a device torch cannot use must be refused
     bqm = naive.random_bqm(np.random.default_rng(5), 8, dimod.SPIN)
-    s = np.linspace(0, 1, 7)
-    np.testing.assert_allclose(spectral.gap_sweep(bqm, s, device="cpu").gaps,
-                               spectral.gap_sweep(bqm, s).gaps, rtol=1e-8)
+    s = np.linspace(0.1, 0.9, 7)  # inside: the ends are solved exactly on any backend
+    on_device = spectral.gap_sweep(bqm, s, device="cpu")
+    assert on_device.backends == ("torch",) * s.size
+    assert "torch" not in spectral.gap_sweep(bqm, s).backends
+    np.testing.assert_allclose(on_device.gaps, spectral.gap_sweep(bqm, s).gaps, rtol=1e-8)
+    with pytest.raises(spectral.SpectralError, match="torch device"):
+        spectral.gap_sweep(bqm, s, device="abacus")
 
 
 def test_device_errors_are_clear():
