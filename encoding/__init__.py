@@ -16,6 +16,7 @@ from ._cam import BaseCAM, GradCAM, GradCAMPlusPlus, heatmaps_from_weights
 from ._capture import Capture, ablation_relevance, capture, resolve_layer
 from ._data import ImageDataset, load_digits_dataset
 from ._exact import ExactGroundStateSolver
+from ._ground import GroundStateSolver
 from ._loaders import load_image_folder, load_mnist, load_stl10
 from ._factory import check_classifier, model_from_factory
 from ._models import GapNet, InputNormalization, PaperNet, build_model
@@ -41,7 +42,7 @@ __all__ = [
     "relevance", "redundancy", "normalise_relevance",
     "paper_bqm", "cardinality_bqm", "cardinality_penalty",
     "SelectionQubo", "CandidatesTruncatedWarning",
-    "ExactGroundStateSolver", "SAMPLERS", "get_sampler", "selections",
+    "ExactGroundStateSolver", "GroundStateSolver", "SAMPLERS", "get_sampler", "selections",
     "BaseCAM", "GradCAM", "GradCAMPlusPlus", "QuboCAM", "heatmaps_from_weights",
     "METHODS", "Explanations", "XaiStudy", "explain", "select_correct", "xai_study", "metrics",
     "EncodingError", "DataError",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dimod
 import numpy as np
 
 from ._cam import BaseCAM
 from ._capture import Capture, ablation_relevance
 from ._exact import ExactGroundStateSolver
-from ._selection import SelectionQubo
+from ._ground import GroundStateSolver
+from ._selection import CandidatesTruncatedWarning, SelectionQubo
 
 __all__ = ["QuboCAM"]
 
@@ -28,8 +31,11 @@ class QuboCAM(BaseCAM):
         As in :class:`BaseCAM`.
     formulation : {"paper", "cardinality"}
     solver : dimod.Sampler, optional
-        Default :class:`ExactGroundStateSolver` (every ground state; the first in dimod's
-        order is used, and ``degeneracy_`` records how many there were).
+        Default :class:`GroundStateSolver`: every ground state by enumeration up to 20
+        candidates (the first in dimod's order is used, and ``degeneracy_`` records how many
+        there were), reproduced tabu search beyond, so that a layer of any width is explained
+        (``solved_exactly_`` says which). Cap the candidates with ``max_qubits`` to keep every
+        selection exact.
     sample_kwargs : dict, optional
         Passed to ``solver.sample`` (e.g. ``{"num_reads": 100, "seed": 1}`` for simulated
         annealing).
@@ -45,6 +51,9 @@ class QuboCAM(BaseCAM):
         QUBO energy of each selection.
     degeneracy_ : (B,) ndarray of int
         Lowest-energy samples returned (exact solver: the ground-state degeneracy).
+    solved_exactly_ : (B,) ndarray of bool
+        Whether each selection is a certified ground state (exact enumeration), or the best
+        of a heuristic solver (see the sample set's ``info``).
     qubos_ : list of dict
         ``SelectionQubo.metadata_`` per image.
     channel_vectors_, capture_, constant_
@@ -56,7 +65,7 @@ class QuboCAM(BaseCAM):
                  sample_kwargs: dict | None = None, **qubo_options):
         super().__init__(model, target_layers, per_channel_relu)
         self.formulation = formulation
-        self.solver = solver if solver is not None else ExactGroundStateSolver()
+        self.solver = solver if solver is not None else GroundStateSolver()
         self.sample_kwargs = dict(sample_kwargs or {})
         self.qubo_options = qubo_options
         SelectionQubo(formulation, **qubo_options)._settings()  # fail early on bad options
@@ -74,9 +83,13 @@ class QuboCAM(BaseCAM):
         weights = np.zeros((B, K))
         self.selections_, self.qubos_ = [], []
         self.energies_, self.degeneracy_ = np.zeros(B), np.zeros(B, dtype=np.int64)
+        self.solved_exactly_ = np.ones(B, dtype=bool)
         for b in range(B):
-            qubo.fit(cap.activations[b], cap.gradients[b],
-                     ablation=None if ablation is None else ablation[b], target=int(cap.targets[b]))
+            with warnings.catch_warnings():  # a cap's truncation is in qubos_[b]["dropped"]
+                warnings.simplefilter("ignore", CandidatesTruncatedWarning)
+                qubo.fit(cap.activations[b], cap.gradients[b],
+                         ablation=None if ablation is None else ablation[b],
+                         target=int(cap.targets[b]))
             if qubo.empty_:
                 chosen, energy, degeneracy = (), float(qubo.bqm_.offset), 1
             else:
@@ -86,6 +99,8 @@ class QuboCAM(BaseCAM):
                 energy = float(first.energy)
                 agg = ss.aggregate()  # distinct samples
                 degeneracy = int(np.sum(agg.record.energy <= energy + 1e-9 * max(abs(energy), 1)))
+                self.solved_exactly_[b] = bool(ss.info.get(
+                    "exact", isinstance(self.solver, ExactGroundStateSolver)))
             weights[b, list(chosen)] = grad_w[b, list(chosen)]
             self.selections_.append(chosen)
             self.qubos_.append(dict(qubo.metadata_))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dimod
 
 from ._exact import ExactGroundStateSolver
+from ._ground import GroundStateSolver
 from .exceptions import EncodingError
 
 __all__ = ["SAMPLERS", "get_sampler", "selections"]
@@ -17,12 +18,15 @@ def _simulated_annealing():
 
 
 #: name -> factory of a dimod sampler
-SAMPLERS = {"exact": ExactGroundStateSolver, "simulated-annealing": _simulated_annealing}
+SAMPLERS = {"auto": GroundStateSolver, "exact": ExactGroundStateSolver,
+            "simulated-annealing": _simulated_annealing}
 
 
 def get_sampler(name: str) -> dimod.Sampler:
-    """A dimod sampler by name: "exact" (:class:`ExactGroundStateSolver`, every ground state)
-    or "simulated-annealing" (dwave-samplers' ``SimulatedAnnealingSampler``)."""
+    """A dimod sampler by name: "auto" (:class:`GroundStateSolver`: exact up to 20
+    variables, reproduced tabu search beyond), "exact"
+    (:class:`ExactGroundStateSolver`, every ground state) or "simulated-annealing"
+    (dwave-samplers' ``SimulatedAnnealingSampler``)."""
     if name not in SAMPLERS:
         raise EncodingError(f"sampler must be one of {sorted(SAMPLERS)}, got {name!r}.")
     return SAMPLERS[name]()

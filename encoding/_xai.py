@@ -31,19 +31,23 @@ METHODS = CAM_METHODS + EQUAL_M_METHODS
 @dataclass
 class Explanations:
     """One method's explanations of N images: heatmaps (N, H, W), channel vectors (N, K),
-    selections (N, K) bool or None (GradCAM and GradCAM++ select nothing)."""
+    selections (N, K) bool or None (GradCAM and GradCAM++ select nothing); for a QUBO,
+    ``solved_exactly`` (N,) bool (a certified ground state, or a heuristic's best) and
+    ``candidates_dropped`` (N,) int (candidate maps beyond ``max_qubits``)."""
 
     heatmaps: np.ndarray
     channel_vectors: np.ndarray
     selections: np.ndarray | None = None
+    solved_exactly: np.ndarray | None = None
+    candidates_dropped: np.ndarray | None = None
 
 
-def _cam_for(method, model, layer):
+def _cam_for(method, model, layer, max_qubits=None):
     if method == "gradcam":
         return GradCAM(model, [layer])
     if method == "gradcam++":
         return GradCAMPlusPlus(model, [layer])
-    return QuboCAM(model, [layer], formulation=method.split("-", 1)[1])
+    return QuboCAM(model, [layer], formulation=method.split("-", 1)[1], max_qubits=max_qubits)
 
 
 def _selection_array(selections, K):
@@ -54,8 +58,12 @@ def _selection_array(selections, K):
 
 
 def explain(model: nn.Module, images, layer, targets=None, methods=METHODS,
-            reference: str = "qubo-paper", seed: int = 0) -> dict[str, Explanations]:
+            reference: str = "qubo-paper", seed: int = 0, max_qubits: int | None = None
+            ) -> dict[str, Explanations]:
     """Explanations of ``images`` by each method, at equal m for the selection baselines.
+
+    ``max_qubits`` caps the QUBO methods' candidates (the maps of largest relevance first; by
+    default every map that qualifies: exact up to 20, tabu search beyond).
 
     ``top-m X`` selects, per image, the m maps of largest weight X (GradCAM, GradCAM++ or
     contribution), m being the size of the ``reference`` QUBO's selection of that image;
@@ -76,13 +84,18 @@ def explain(model: nn.Module, images, layer, targets=None, methods=METHODS,
                                 + (["gradcam++"] if "top-m gradcam++" in methods else [])))
     cams, captures = {}, {}
     for method in needed:
-        with _cam_for(method, model, layer) as cam:
+        with _cam_for(method, model, layer, max_qubits) as cam:
             heat = cam(images, targets)
             cams[method], captures[method] = cam, cam.capture_
             weights[method] = cam.channel_vectors_
-            sel = (_selection_array(cam.selections_, cam.channel_vectors_.shape[1])
-                   if isinstance(cam, QuboCAM) else None)
-            out[method] = Explanations(heat, cam.channel_vectors_, sel)
+            if isinstance(cam, QuboCAM):
+                out[method] = Explanations(
+                    heat, cam.channel_vectors_,
+                    _selection_array(cam.selections_, cam.channel_vectors_.shape[1]),
+                    cam.solved_exactly_.copy(),
+                    np.array([len(q.get("dropped", ())) for q in cam.qubos_], dtype=np.int64))
+            else:
+                out[method] = Explanations(heat, cam.channel_vectors_)
     if any(m in EQUAL_M_METHODS for m in methods):
         ref = cams[reference]
         cap = captures[reference]
@@ -261,7 +274,7 @@ def _rows(weights_name, method, ex, ex_runner, labels, model, layer, images, tar
 def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: int = 20,
               methods=METHODS, reference: str = "qubo-paper", null: bool = True, k: int = 5,
               steps: int = 16, n_boot: int = 200, n_perm: int = 200, seed: int = 0,
-              progress: bool = True, indices=None) -> XaiStudy:
+              progress: bool = True, indices=None, max_qubits: int | None = None) -> XaiStudy:
     """Run every explainer on correctly classified images and measure them.
 
     Parameters
@@ -284,6 +297,9 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
         k-NN neighbours, deletion/insertion steps, bootstrap resamples, permutations, seed.
     indices : array_like, optional
         Use these images of ``data`` instead of drawing them.
+    max_qubits : int, optional
+        Cap of the QUBO methods' candidates (see :func:`explain`); the arrays record per
+        image how many were dropped and whether the selection is exact.
 
     Returns
     -------
@@ -306,14 +322,17 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
         with torch.no_grad():
             runner = net(images).topk(2, dim=1).indices[:, 1].numpy()
         study.arrays[f"{name}/runner_up"] = runner
-        ex = explain(net, images, layer, targets, methods, reference, seed)
-        ex_r = explain(net, images, layer, runner, methods, reference, seed)
+        ex = explain(net, images, layer, targets, methods, reference, seed, max_qubits)
+        ex_r = explain(net, images, layer, runner, methods, reference, seed, max_qubits)
         for method in methods:
             e = ex[method]
             study.arrays[f"{name}/{method}/heatmaps"] = e.heatmaps.astype(np.float32)
             study.arrays[f"{name}/{method}/channel_vectors"] = e.channel_vectors
             if e.selections is not None:
                 study.arrays[f"{name}/{method}/selections"] = e.selections
+            if e.solved_exactly is not None:
+                study.arrays[f"{name}/{method}/solved_exactly"] = e.solved_exactly
+                study.arrays[f"{name}/{method}/candidates_dropped"] = e.candidates_dropped
             study.table.extend(_rows(name, method, e, ex_r[method], labels, net, layer, images,
                                      targets, n_boot, n_perm, k, steps, seed, study.arrays))
             bar.update()

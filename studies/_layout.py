@@ -74,6 +74,10 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "xai/*/*/channel_vectors": ("(N, K)", "GradCAM weight", "weights of the chosen maps, 0 "
                                 "elsewhere"),
     "xai/*/*/selections": ("(N, K)", "0/1", "chosen maps"),
+    "xai/*/*/solved_exactly": ("(N,)", "0/1", "1: the selection is a certified ground state "
+                               "(enumeration); 0: the best of reproduced tabu search"),
+    "xai/*/*/candidates_dropped": ("(N,)", "count", "candidate maps beyond [xai] max_qubits, "
+                                   "the weakest relevance first"),
     "xai/*/*/bhattacharyya": ("(C, C)", "coefficient in [0, 1]", "class x class "
                               "Bhattacharyya coefficients of selected-map frequencies"),
     "xai/table/weights": ("(rows,)", "text", "trained or re-initialised"),

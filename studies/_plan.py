@@ -62,7 +62,8 @@ def _xai_instance(entry, idx: np.ndarray, c, prints: dict) -> Instance:
         f"xai-{entry.name}", "xai",
         {"architecture": entry.name, "layer": entry.layer, "model": entry.metadata,
          "images": idx.tolist(), "methods": list(c.xai.methods), "n_boot": c.xai.n_boot,
-         "n_perm": c.xai.n_perm, "null": c.xai.null, "seed": c.study.seed, **prints},
+         "n_perm": c.xai.n_perm, "null": c.xai.null, "seed": c.study.seed,
+         "max_qubits": c.xai.max_qubits, **prints},
         # only the explained images travel to the worker, not the held-out set
         {"model": entry.model, "data": entry.test.subset(idx), "indices": np.arange(idx.size)})
 

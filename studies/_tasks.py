@@ -166,7 +166,8 @@ def _xai(inst: Instance, settings: Settings) -> tuple[dict, dict]:
     k = int(max(1, min(5, counts[counts > 0].min() - 1)))
     study = xai_study(p["model"], p["data"], layer=inst.spec.get("layer"), indices=p["indices"],
                       methods=list(x.methods), k=k, n_boot=x.n_boot, n_perm=x.n_perm,
-                      null=x.null, seed=settings.study.seed, progress=False)
+                      null=x.null, seed=settings.study.seed, progress=False,
+                      max_qubits=x.max_qubits)
     study.arrays["indices"] = np.asarray(inst.spec["images"])  # positions in the held-out set
     datasets, attrs = study.to_record()
     datasets["images"] = p["data"].images[p["indices"]].numpy().astype(np.float32)

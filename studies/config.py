@@ -25,7 +25,9 @@ checked, before anything runs.
 ``[images]``     ``per_class`` [2] correctly classified held-out digits per class,
                  ``classes`` [all]
 ``[xai]``        ``enabled`` [true], ``methods`` [every method], ``n_boot`` [200],
-                 ``n_perm`` [200], ``null`` [true] (the re-initialised-weights null)
+                 ``n_perm`` [200], ``null`` [true] (the re-initialised-weights null),
+                 ``max_qubits`` [20] (QuboCAM's candidates at most, the maps of largest
+                 relevance first, so that every selection of a wide layer is exact)
 ``[problems]``   ``formulations`` [["paper"]], ``qubits`` [[12]] (candidate caps n),
                  ``beta`` [formulation default], ``random_qubits`` [[]] and
                  ``random_seeds`` [[0]] (random selection problems, proven penalty),
@@ -305,7 +307,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "xai": {"enabled": Key(bool, True),
             "methods": Key(list, rule=ListOf(str, Options(_xai_methods), nonempty=True)),
             "n_boot": Key(int, 200, Interval(10)), "n_perm": Key(int, 200, Interval(10)),
-            "null": Key(bool, True)},
+            "null": Key(bool, True), "max_qubits": Key(int, 20, _AT_LEAST_1)},
     "problems": {"formulations": Key(list, ["paper"], ListOf(str, Options(_FORMULATIONS))),
                  "qubits": Key(list, [12], ListOf(int, _AT_LEAST_1)),
                  "beta": Key(float, None, _AT_LEAST_0),

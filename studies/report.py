@@ -311,6 +311,28 @@ def _xai_comparisons(table: list[dict]) -> list[str]:
     return sentences
 
 
+def _qubo_solver_sentence(d: dict, spec: dict) -> str:
+    """How QuboCAM's selections were found: the candidate cap, the images it cut, and
+    whether every selection is a certified ground state."""
+    parts, heuristic = [], 0
+    for method in ("qubo-paper", "qubo-cardinality"):
+        dropped = d.get(f"trained/{method}/candidates_dropped")
+        exact = d.get(f"trained/{method}/solved_exactly")
+        if dropped is None or exact is None:
+            continue
+        parts.append(f"{method} on {int(np.count_nonzero(dropped))} of {dropped.size}")
+        heuristic += int(exact.size - np.count_nonzero(exact))
+    if not parts:  # a file written before the cap was recorded
+        return ""
+    cap = spec.get("max_qubits")
+    return (f"QuboCAM chose among at most {cap} candidate maps per image, those of largest "
+            f"relevance ([xai] max_qubits); the cap dropped candidates of "
+            f"{'; '.join(parts)} images. "
+            + ("Every selection is a certified ground state (exhaustive enumeration)."
+               if heuristic == 0 else
+               f"{heuristic} selections are the best of reproduced tabu search, not certified."))
+
+
 def _xai_findings(study: StudyData) -> list[_Block]:
     blocks = []
     for iid, inst in study.of_kind("xai").items():
@@ -334,6 +356,9 @@ def _xai_findings(study: StudyData) -> list[_Block]:
             "intervals, which correct that bias, around the full-sample value shown: where "
             "the bias exceeds the spread, an interval lies above the value."))]
         blocks += [_Block("p", text) for text in _xai_comparisons(table)]
+        solver = _qubo_solver_sentence(d, inst["spec"])
+        if solver:
+            blocks.append(_Block("p", solver))
         p = [r["p_value"] for r in table if np.isfinite(r["p_value"])]
         if p:
             blocks.append(_Block("p", f"Label-permutation p-values of the disentanglement "
