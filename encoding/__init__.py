@@ -13,7 +13,8 @@ redundancy, and the selection QUBO handed to the physics side as a dimod BQM.
 
 from . import metrics
 from ._cam import BaseCAM, GradCAM, GradCAMPlusPlus, heatmaps_from_weights
-from ._capture import Capture, ablation_relevance, capture, resolve_layer
+from ._capture import Capture, ablation_relevance, capture, check_scores, resolve_layer
+from ._device import model_device, resolve_device
 from ._data import ImageDataset, load_digits_dataset
 from ._exact import ExactGroundStateSolver
 from ._ground import GroundStateSolver
@@ -45,5 +46,5 @@ __all__ = [
     "ExactGroundStateSolver", "GroundStateSolver", "SAMPLERS", "get_sampler", "selections",
     "BaseCAM", "GradCAM", "GradCAMPlusPlus", "QuboCAM", "heatmaps_from_weights",
     "METHODS", "Explanations", "XaiStudy", "explain", "select_correct", "xai_study", "metrics",
-    "EncodingError", "DataError",
+    "EncodingError", "DataError", "check_scores", "model_device", "resolve_device",
 ]

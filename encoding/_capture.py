@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._device import model_device
 from .exceptions import EncodingError
 
 __all__ = ["Capture", "capture", "resolve_layer", "ablation_relevance", "check_scores"]
@@ -162,12 +163,13 @@ class _Targets:
                                          else -1 for t in targets], dtype=torch.int64)
         else:
             self.indices = _resolve_targets(targets, logits.detach())
+        self.indices = self.indices.to(logits.device)
 
     def scores(self, logits: torch.Tensor, images=None) -> torch.Tensor:
         """The score of each row of ``logits``; ``images[r]`` is the image of row r."""
         rows = torch.arange(logits.shape[0]) if images is None else torch.as_tensor(images)
         if self.objects is None:
-            return logits.gather(1, self.indices[rows][:, None])[:, 0]
+            return logits.gather(1, self.indices[rows.to(self.indices.device)][:, None])[:, 0]
         out = []
         for r, i in enumerate(rows.tolist()):
             value = self.objects[i](logits[r])
@@ -299,6 +301,7 @@ def check_scores(logits: torch.Tensor, *, offset: int = 0, what: str = "image") 
 
 
 def _capture_chunk(model, module, name, images, targets) -> Capture:
+    images = images.to(model_device(model))
     with _eval_mode(model), torch.enable_grad():
         logits, A = _forward_with_layer(model, module, name, images)
         if logits.ndim != 2 or logits.shape[0] != images.shape[0]:
@@ -314,16 +317,17 @@ def _capture_chunk(model, module, name, images, targets) -> Capture:
     if A.ndim != 4:
         raise EncodingError(f"layer {name!r} returns shape {tuple(A.shape)}; feature maps must be "
                             "(B, K, H, W): choose a convolutional layer.")
-    acts = A.detach().numpy()
+    acts = A.detach().cpu().numpy()
     if not np.isfinite(acts).all() or not torch.isfinite(grad).all():
         bad = ~(np.isfinite(acts).reshape(len(acts), -1).all(1)
-                & torch.isfinite(grad).reshape(len(grad), -1).all(1).numpy())
+                & torch.isfinite(grad).reshape(len(grad), -1).all(1).cpu().numpy())
         row = int(np.flatnonzero(bad)[0])
         raise EncodingError(f"layer {name!r} produced NaN or inf activations or gradients for "
                             f"explained image {row} (class {int(t.indices[row])}); check the "
                             "model's weights and the image scaling.")
-    return Capture(acts, grad.detach().numpy(), logits.detach().numpy(), t.indices.numpy(), name,
-                   scores.detach().double().numpy(), t.objects)
+    return Capture(acts, grad.detach().cpu().numpy(), logits.detach().cpu().numpy(),
+                   t.indices.cpu().numpy(), name, scores.detach().double().cpu().numpy(),
+                   t.objects)
 
 
 @torch.no_grad()
@@ -346,19 +350,19 @@ def ablation_relevance(model: nn.Module, images, layer, targets=None, channels=N
     (B, len(channels)) ndarray, float64
         Positive where removing the map lowers the class score.
     """
-    images = _check_images(images)
+    images = _check_images(images).to(model_device(model))
     _check_channels(model, images)
     module, name = resolve_layer(model, layer)
     state = {"mask": None}
 
     def hook(_module, _inputs, output):
         mask = state["mask"]
-        return output if mask is None else output * mask[:, :, None, None].to(output.dtype)
+        return output if mask is None else output * mask[:, :, None, None].to(output)
 
     with _eval_mode(model), _hooked(module, hook):
         logits, A = _forward_with_layer(model, module, name, images)
         t = _Targets(targets, logits)
-        base = t.scores(logits).double().numpy()
+        base = t.scores(logits).double().cpu().numpy()
         k = A.shape[1]
         chans = np.arange(k) if channels is None else np.asarray(channels, dtype=np.int64)
         if chans.size and (chans.min() < 0 or chans.max() >= k):
@@ -370,5 +374,5 @@ def ablation_relevance(model: nn.Module, images, layer, targets=None, channels=N
             mask = torch.ones(bi.numel(), k)
             mask[torch.arange(bi.numel()), torch.as_tensor(chans[j_idx[start:start + batch_size]])] = 0.0
             state["mask"] = mask
-            out[start:start + bi.numel()] = t.scores(model(images[bi]), bi).double().numpy()
+            out[start:start + bi.numel()] = t.scores(model(images[bi]), bi).double().cpu().numpy()
     return base[:, None] - out.reshape(images.shape[0], chans.size)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ._capture import check_scores, resolve_layer
+from ._device import model_device
 from ._state_dict import load_strictly, read_state_dict
 from .exceptions import EncodingError
 
@@ -128,7 +129,7 @@ def check_classifier(model: nn.Module, image_shape: tuple[int, int, int], num_cl
     was = model.training
     model.eval()
     try:
-        out = model(torch.zeros(2, *image_shape))
+        out = model(torch.zeros(2, *image_shape, device=model_device(model)))
     except Exception as err:  # noqa: BLE001 - a shape mismatch inside the user's model
         raise EncodingError(f"{what} fails on images of shape (2, {', '.join(map(str, image_shape))}): "
                             f"{type(err).__name__}: {err}. Check [data] size and the number of "

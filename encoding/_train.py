@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._data import ImageDataset, load_digits_dataset, split_indices
+from ._device import model_device, resolve_device
 from ._models import build_model
 from .exceptions import EncodingError
 
@@ -72,9 +73,10 @@ def evaluate(model: nn.Module, data: ImageDataset, batch_size: int | None = None
     model.eval()
     try:
         correct = 0
+        device = model_device(model)
         for i in range(0, len(data), batch_size):
-            logits = model(data.images[i:i + batch_size])
-            correct += int((logits.argmax(1) == data.labels[i:i + batch_size]).sum())
+            logits = model(data.images[i:i + batch_size].to(device))
+            correct += int((logits.argmax(1).cpu() == data.labels[i:i + batch_size]).sum())
     finally:
         model.train(was)
     return correct / max(len(data), 1)
@@ -125,12 +127,13 @@ def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None =
     forward = (lambda x: model.head(model.reduce(x))) if cached else model  # noqa: E731
     model.train()
     bar = tqdm(range(epochs), desc="train", unit="epoch", disable=not progress, leave=False)
+    device = model_device(model)
     for epoch in bar:
         order = torch.randperm(n, generator=gen)
         total, correct = 0.0, 0
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
-            x, y = inputs[idx], data.labels[idx]
+            x, y = inputs[idx].to(device), data.labels[idx].to(device)
             opt.zero_grad()
             logits = forward(x)
             loss = loss_fn(logits, y)
@@ -152,7 +155,9 @@ def _backbone_features(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
     batch_size = auto_batch_size(images, 64)
     model.backbone.eval()
-    return torch.cat([model.features(images[i:i + batch_size])
+    device = model_device(model)
+    # kept where the images are (host memory): each training batch goes to the device
+    return torch.cat([model.features(images[i:i + batch_size].to(device)).cpu()
                       for i in range(0, len(images), batch_size)])
 
 
@@ -179,7 +184,9 @@ def save_checkpoint(model: nn.Module, path, metadata: dict | None = None) -> Pat
     pt.parent.mkdir(parents=True, exist_ok=True)
     meta = {"config": config, "torch": torch.__version__, **(metadata or {})}
     text = json.dumps(meta, indent=2, sort_keys=True)
-    _atomic_write(pt, lambda p: torch.save(model.state_dict(), p))
+    # saved from the CPU: a checkpoint loads on any machine, whatever device trained it
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_write(pt, lambda p: torch.save(state, p))
     _atomic_write(pt.with_suffix(".json"), lambda p: p.write_text(text))
     return pt
 
@@ -239,7 +246,7 @@ def trained_model(config: dict, train_data: ImageDataset, test_data: ImageDatase
                   *, recipe: dict | None = None, weights: str | os.PathLike | None = None,
                   data_key: dict | None = None, cache: str | os.PathLike | None = None,
                   progress: bool = True, retrain: bool = False, name: str = "model",
-                  extra_metadata: dict | None = None) -> tuple[nn.Module, dict]:
+                  extra_metadata: dict | None = None, device=None) -> tuple[nn.Module, dict]:
     """A built-in model (``config`` as in ``model.config``) trained on ``train_data``, cached.
 
     The checkpoint's name is a hash of the model config, the recipe, the data (``data_key``
@@ -263,12 +270,16 @@ def trained_model(config: dict, train_data: ImageDataset, test_data: ImageDatase
         As in :func:`default_model`.
     name : str
         Prefix of the checkpoint's file name.
+    device : str or torch.device, optional
+        Where to train and return the model (:func:`encoding.resolve_device`; default the
+        CPU). The cached checkpoint is the same file whatever the device.
 
     Returns
     -------
     model, metadata
         As in :func:`default_model` (without ``test_indices``).
     """
+    device = resolve_device(device if device is not None else "cpu")
     recipe = {**DEFAULT_RECIPE, **(recipe or {})}
     key = {"data": data_key or {}, "fingerprint": dataset_fingerprint(train_data),
            "weights": _file_sha256(weights) if weights is not None else None}
@@ -277,10 +288,10 @@ def trained_model(config: dict, train_data: ImageDataset, test_data: ImageDatase
     if not retrain and path.is_file() and path.with_suffix(".json").is_file():
         model, meta = load_checkpoint(path)
         meta["checkpoint"] = str(path)
-        return model, meta
+        return model.to(device), meta
     with torch.random.fork_rng():
         torch.manual_seed(recipe["seed"])
-        model = build_model(config, weights=weights)
+        model = build_model(config, weights=weights).to(device)
     result = train(model, train_data, test_data, epochs=recipe["epochs"],
                    batch_size=recipe["batch_size"], lr=recipe["lr"],
                    weight_decay=recipe["weight_decay"], seed=recipe["seed"], progress=progress)
@@ -302,7 +313,7 @@ def trained_model(config: dict, train_data: ImageDataset, test_data: ImageDatase
 
 def default_model(architecture: str = "PaperNet", *, n_maps: int = 16,
                   cache: str | os.PathLike | None = None, progress: bool = True,
-                  retrain: bool = False) -> tuple[nn.Module, dict]:
+                  retrain: bool = False, device=None) -> tuple[nn.Module, dict]:
     """The bundled default classifier of the digits, trained on first use and cached.
 
     Parameters
@@ -317,11 +328,13 @@ def default_model(architecture: str = "PaperNet", *, n_maps: int = 16,
         Show a progress bar while training.
     retrain : bool
         Train even if a cached checkpoint exists.
+    device : str or torch.device, optional
+        As in :func:`trained_model` (default the CPU).
 
     Returns
     -------
     model : torch.nn.Module
-        In eval mode.
+        In eval mode, on ``device``.
     metadata : dict
         ``config``, ``recipe``, ``data``, ``test_accuracy``, ``test_indices`` (the held-out
         digits), ``train_seconds``, ``checkpoint`` (path).
@@ -334,4 +347,4 @@ def default_model(architecture: str = "PaperNet", *, n_maps: int = 16,
     return trained_model(config, data.subset(train_idx), data.subset(test_idx), recipe=recipe,
                          data_key={"source": "digits"}, cache=cache, progress=progress,
                          retrain=retrain, name=f"digits-{architecture.lower()}",
-                         extra_metadata={"test_indices": test_idx.tolist()})
+                         extra_metadata={"test_indices": test_idx.tolist()}, device=device)

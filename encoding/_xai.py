@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from . import metrics as M
 from ._cam import GradCAM, GradCAMPlusPlus, heatmaps_from_weights
 from ._capture import _check_images, check_scores, resolve_layer
+from ._device import model_device
 from ._data import ImageDataset
 from ._qubocam import QuboCAM
 from ._scores import relevance
@@ -132,10 +133,11 @@ def select_correct(model: nn.Module, data: ImageDataset, n_per_class: int = 20, 
         try:
             step = M.auto_batch_size(data.images, 512)
             pred = []
+            device = model_device(model)
             for i in range(0, len(data), step):
-                logits = model(data.images[i:i + step])
+                logits = model(data.images[i:i + step].to(device))
                 check_scores(logits, offset=i, what=f"{data.name} image")
-                pred.append(logits.argmax(1))
+                pred.append(logits.argmax(1).cpu())
             pred = torch.cat(pred).numpy()
         finally:
             model.train(was)
@@ -320,7 +322,7 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
         net.eval()
         targets = labels
         with torch.no_grad():
-            runner = net(images).topk(2, dim=1).indices[:, 1].numpy()
+            runner = net(images.to(model_device(net))).topk(2, dim=1).indices[:, 1].cpu().numpy()
         study.arrays[f"{name}/runner_up"] = runner
         ex = explain(net, images, layer, targets, methods, reference, seed, max_qubits)
         ex_r = explain(net, images, layer, runner, methods, reference, seed, max_qubits)

@@ -49,6 +49,7 @@ from scipy.integrate import trapezoid
 from scipy.stats import spearmanr
 
 from ._capture import _check_images, _eval_mode, _hooked, resolve_layer
+from ._device import model_device
 from .exceptions import EncodingError
 
 __all__ = ["bhattacharyya_matrix", "mean_off_diagonal", "pairwise_distances", "silhouette",
@@ -239,14 +240,15 @@ def class_probabilities(model, images, targets, batch_size: int | None = None) -
     """Softmax probability of ``targets`` (N,) for ``images`` (N, C, H, W), eval mode, in
     batches of ``batch_size`` (default :func:`auto_batch_size`)."""
     images = _check_images(images)
-    t = torch.as_tensor(np.asarray(targets), dtype=torch.int64)
+    device = model_device(model)
+    t = torch.as_tensor(np.asarray(targets), dtype=torch.int64).to(device)
     batch_size = batch_size or auto_batch_size(images)
     out = []
     with _eval_mode(model):
         for i in range(0, images.shape[0], batch_size):
-            p = torch.softmax(model(images[i:i + batch_size]).double(), dim=1)
+            p = torch.softmax(model(images[i:i + batch_size].to(device)).double(), dim=1)
             out.append(p.gather(1, t[i:i + batch_size, None])[:, 0])
-    return torch.cat(out).numpy()
+    return torch.cat(out).cpu().numpy()
 
 
 def _masked(images, heatmaps) -> torch.Tensor:
@@ -364,7 +366,7 @@ def retained_score(model, layer, images, targets, keep) -> np.ndarray:
         if output.shape[:2] != state["mask"].shape:
             raise EncodingError(f"keep must be (N, K) = {tuple(output.shape[:2])}, got "
                                 f"{tuple(state['mask'].shape)}.")
-        return output * state["mask"][:, :, None, None].to(output.dtype)
+        return output * state["mask"][:, :, None, None].to(output)
 
     targets = np.broadcast_to(np.asarray(targets, dtype=np.int64), (images.shape[0],)).copy()
     step = auto_batch_size(images)
