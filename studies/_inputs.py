@@ -171,7 +171,7 @@ def _freeze(model):
     return model
 
 
-def load_models(config: StudyConfig, *, progress: bool = True, data=None
+def load_models(config: StudyConfig, *, progress: bool = True, data=None, device=None
                 ) -> list[ExplainedModel]:
     """The models of ``[model]``, each with its held-out images.
 
@@ -179,8 +179,10 @@ def load_models(config: StudyConfig, *, progress: bool = True, data=None
     maps computed once) and cached by a key of data, model and recipe; a ``checkpoint`` is
     loaded instead. A ``factory`` model is imported (the config's folder and the working
     directory come first on ``sys.path``), its ``checkpoint`` loaded strictly, and checked:
-    output ``(B, classes)`` for the data's images, ``layer`` present.
+    output ``(B, classes)`` for the data's images, ``layer`` present. Every model is put on
+    ``device`` (a torch device; default the CPU), where it is trained as well.
     """
+    import torch
 
     from encoding import (default_model, load_checkpoint, load_digits_dataset,
                           model_from_factory)
@@ -192,7 +194,7 @@ def load_models(config: StudyConfig, *, progress: bool = True, data=None
         # the bundled default: shared with `qaxai explain` and the cache of default_model
         digits = load_digits_dataset()
         for arch in m.architectures:
-            model, meta = default_model(arch, n_maps=m.n_maps, progress=progress)
+            model, meta = default_model(arch, n_maps=m.n_maps, progress=progress, device=device)
             test = digits.subset(meta["test_indices"])
             out.append(ExplainedModel(arch, _freeze(model), m.layer or model.target_layer,
                                       test, _provenance(meta)))
@@ -202,7 +204,7 @@ def load_models(config: StudyConfig, *, progress: bool = True, data=None
         try:
             model = model_from_factory(m.factory, m.checkpoint,
                                        search_path=[_config_dir(c), Path.cwd()])
-            model = _with_normalisation(model, d.mean, d.std)
+            model = _with_normalisation(model, d.mean, d.std).to(device or torch.device("cpu"))
         except EncodingError as err:
             raise ConfigError(f"{c.source}: [model] factory: {err}") from err
         name = re.sub(r"[^A-Za-z0-9_.]+", "-", m.factory.split(":")[1])
@@ -211,13 +213,14 @@ def load_models(config: StudyConfig, *, progress: bool = True, data=None
         return _checked(out, c)
     for arch in m.architectures:
         model, meta = (load_checkpoint(m.checkpoint) if m.checkpoint is not None
-                       else _trained(arch, c, train, test, progress))
+                       else _trained(arch, c, train, test, progress, device))
+        model = model.to(device or torch.device("cpu"))
         out.append(ExplainedModel(arch, _freeze(model), m.layer or model.target_layer, test,
                                   _provenance(meta)))
     return _checked(out, c)
 
 
-def _trained(arch: str, config: StudyConfig, train, test, progress: bool):
+def _trained(arch: str, config: StudyConfig, train, test, progress: bool, device=None):
     """A built-in architecture trained on ``train`` by ``[train]`` (cached by a key of data,
     model and recipe); returns ``(model, metadata)``."""
     import torch
@@ -237,7 +240,7 @@ def _trained(arch: str, config: StudyConfig, train, test, progress: bool):
     with torch.random.fork_rng():
         return trained_model(model_config, train, test, recipe=asdict(config.settings.train),
                              weights=m.weights, data_key=data_key, progress=progress,
-                             name=f"{d.source}-{arch.lower()}-{m.backbone}")
+                             name=f"{d.source}-{arch.lower()}-{m.backbone}", device=device)
 
 
 def _provenance(meta: dict) -> dict:

@@ -177,13 +177,15 @@ def _check_reach(config: StudyConfig, instances: list[Instance]) -> None:
                 f"Change [{section}] {keys}, or set [{section}] enabled = false.")
 
 
-def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
+def plan(config: StudyConfig, *, progress: bool = True, device=None) -> list[Instance]:
     """Every instance of the study, in a stable order (ids do not depend on the run).
 
     Order: per architecture, the XAI instance, then its images' problems (by image, then
     formulation, then qubits); then the random problems (by n, then seed); each problem's
     unscaled twin (``[problems] scales``) right after it. The first
     ``[hardware] instances`` scaled problems within its qubit range get the hardware stand-in.
+    The models run on ``device`` (a torch device; default the CPU); each XAI instance
+    records it in its spec and runs there.
     """
     from encoding import select_correct
 
@@ -194,7 +196,7 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
     needs_model = bool(c.problems.formulations) or c.xai.enabled
     if needs_model:
         check_inputs(config)
-    for entry in (load_models(config, progress=progress) if needs_model else []):
+    for entry in (load_models(config, progress=progress, device=device) if needs_model else []):
         _check_classes(config, entry)
         idx = select_correct(entry.model, entry.test, c.images.per_class, c.study.seed)
         labels = entry.test.labels.numpy()
@@ -206,6 +208,7 @@ def plan(config: StudyConfig, *, progress: bool = True) -> list[Instance]:
         prints = _fingerprints(entry, idx)
         if c.xai.enabled:
             instances.append(_xai_instance(entry, idx, c, prints))
+            instances[-1].spec["device"] = str(device or "cpu")
         if c.problems.formulations:
             instances.extend(_image_problems(entry, idx, c, prints))
     instances.extend(_random_problems(c))

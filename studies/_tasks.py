@@ -160,7 +160,10 @@ def _problem(inst: Instance, settings: Settings) -> tuple[dict, dict]:
 def _xai(inst: Instance, settings: Settings) -> tuple[dict, dict]:
     from encoding import xai_study
 
+    from encoding import resolve_device
+
     p, x = inst.payload, settings.xai
+    p["model"].to(resolve_device(inst.spec.get("device", "cpu")))
     # leave-one-out k-NN: a majority of k needs k < the images of a class
     counts = np.bincount(p["data"].labels[p["indices"]].numpy())
     k = int(max(1, min(5, counts[counts > 0].min() - 1)))

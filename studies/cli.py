@@ -126,6 +126,9 @@ def _add_explain(sub) -> None:
     explain.add_argument("--model", default=None,
                          help="which model: PaperNet or GapNet for the bundled digits (default "
                          "PaperNet); with --config, one of its architectures (default the first)")
+    explain.add_argument("--device", default=None, metavar="DEVICE",
+                         help="where the model runs: auto, cpu, cuda or cuda:N (default: the "
+                         "config's [run] device, else auto)")
     explain.add_argument("--out", required=True, metavar="FILE", type=figure_path,
                          help="gallery figure (PNG/PDF/SVG)")
     explain.set_defaults(func=_cmd_explain)
@@ -160,6 +163,9 @@ def _add_run(sub) -> None:
     run.add_argument("--report", default=None, metavar="DIR", type=folder_path,
                      help="afterwards, write DIR/report.html (one self-contained page) and "
                      "DIR/report.md")
+    run.add_argument("--device", default=None, metavar="DEVICE",
+                     help="where the CNN side runs: auto, cpu, cuda or cuda:N (default: the "
+                     "config's [run] device, auto); recorded with the run")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
@@ -274,7 +280,17 @@ def _cmd_gap(args: argparse.Namespace) -> int:
 
 
 def _explained(args: argparse.Namespace):
-    """(model, layer, held-out images, what) from --config or the bundled default."""
+    """(model, layer, held-out images, what) from --config or the bundled default, the model
+    on --device (else the config's [run] device, else "auto")."""
+    from encoding import EncodingError, resolve_device
+
+    def device(default: str):
+        try:
+            return resolve_device(args.device if args.device is not None else default)
+        except EncodingError as err:
+            raise UsageError(f"--device: {err}" if args.device is not None else
+                             f"{args.config}: [run] device: {err}") from None
+
     if args.config is None:
         from encoding import default_model, load_digits_dataset
 
@@ -284,14 +300,15 @@ def _explained(args: argparse.Namespace):
         if arch not in ("PaperNet", "GapNet"):
             raise UsageError(f"--model must be PaperNet or GapNet for the bundled digits, got "
                              f"{arch!r}; give your own model with --config.")
-        model, meta = default_model(arch)
+        model, meta = default_model(arch, device=device("auto"))
         return model, model.target_layer, load_digits_dataset().subset(meta["test_indices"]), arch
     from ._inputs import check_inputs, load_models
     from .config import load_config
 
     config = load_config(args.config, overrides=args.overrides)
+    dev = device(config.settings.run.device)
     check_inputs(config)
-    entries = load_models(config)
+    entries = load_models(config, device=dev)
     names = [e.name for e in entries]
     if args.model is not None and args.model not in names:
         raise UsageError(f"--model {args.model!r} is not in the config's models {names}.")
@@ -303,7 +320,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from encoding import METHODS, explain
+    from encoding import METHODS, explain, model_device
 
     from .figures import explanation_gallery
 
@@ -332,7 +349,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     images = test.images[idx]
     ex = explain(model, images, layer, methods=args.method)
     with torch.no_grad():
-        pred = model(images).argmax(1).numpy()
+        pred = model(images.to(model_device(model))).argmax(1).cpu().numpy()
     name = test.classes
     titles = [f"#{i}: {name[labels[i]]} -> {name[p]}" for i, p in zip(idx, pred)]
     explanation_gallery(images.numpy(), {m: ex[m].heatmaps for m in args.method}, args.out,
@@ -420,14 +437,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, overrides=args.overrides)
     summary = run_study(config, args.out, scheduler=args.scheduler, workers=args.workers,
-                        threads_per_task=args.threads_per_task, progress=not args.quiet)
+                        threads_per_task=args.threads_per_task, progress=not args.quiet,
+                        device=args.device)
     if summary.interrupted and not summary.written:
         print(f"qaxai run: interrupted before {summary.path} was created: nothing was written.",
               file=sys.stderr)
         return 130
     print(f"study        {config.name}: {summary.total} instances; {summary.skipped} already "
           f"complete, {summary.done} done and {summary.failed} failed in this run "
-          f"({summary.seconds:.1f} s, {summary.workers} workers)")
+          f"({summary.seconds:.1f} s, {summary.workers} workers, CNN on {summary.device})")
     if summary.empty:
         print(f"no variables {len(summary.empty)} problem(s), recorded as empty: "
               f"{', '.join(sorted(summary.empty))}")

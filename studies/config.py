@@ -38,6 +38,9 @@ checked, before anything runs.
                  ``t99`` [false], ``t99_max_qubits`` [8], ``t99_max_T`` [3000] (NaN
                  beyond it), ``protocol`` [true] (the
                  reference paper's tau = 50, dt = 0.01, d^2 shots), ``tol`` [1e-7]
+``[run]``        ``device`` ["auto": a GPU where torch sees one, else the CPU; "cpu", "cuda",
+                 "cuda:N"]: where the CNN side runs (training, capture, explainers, metrics);
+                 ``qaxai run --device`` overrides it without changing the config
 ``[hardware]``   ``enabled`` [false], ``instances`` [3] (the first problem instances with
                  at least ``min_qubits`` [4] and at most ``max_qubits`` [12] qubits),
                  ``annealing_time_us`` [[20.0]], ``reads`` [1000]
@@ -59,6 +62,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, make_dataclass
@@ -267,6 +271,12 @@ def _check_nonempty(where: str, text: str):
 _NONEMPTY = Check("a non-empty string", _check_nonempty)
 
 
+def _check_device_name(where: str, name: str):
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", name):
+        raise ConfigError(f"{where} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}.")
+    return name
+
+
 def _xai_methods():
     from encoding import METHODS
 
@@ -323,6 +333,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                  "t99_max_qubits": Key(int, 8, _AT_LEAST_1),
                  "t99_max_T": Key(float, 3000.0, _POSITIVE),
                  "protocol": Key(bool, True), "tol": Key(float, 1e-7, _POSITIVE)},
+    "run": {"device": Key(str, "auto", Check("'auto', 'cpu', 'cuda' or 'cuda:N'",
+                                             _check_device_name),
+                          kind_text="string ('auto', 'cpu', 'cuda' or 'cuda:N')")},
     "hardware": {"enabled": Key(bool, False), "instances": Key(int, 3, _AT_LEAST_1),
                  "min_qubits": Key(int, 4, _AT_LEAST_1), "max_qubits": Key(int, 12, _AT_LEAST_1),
                  "annealing_time_us": Key(list, [20.0], ListOf(float, _POSITIVE, nonempty=True)),

@@ -25,7 +25,7 @@ import numpy as np
 from ._plan import plan
 from ._tasks import _bqm_record, empty_reason, run_instance
 from .config import StudyConfig, load_config
-from .exceptions import StoreError
+from .exceptions import ConfigError, StoreError
 from .store import COMPLETE, EMPTY, StudyStore, _now, check_out, stored_inputs
 
 __all__ = ["run_study", "RunSummary"]
@@ -47,6 +47,8 @@ class RunSummary:
         Problem instances without variables (recorded with status "empty", never computed):
         id -> why.
     interrupted : bool
+    device : str
+        The torch device the CNN side ran on.
     written : bool
         Whether the study file exists after the run (False when it was interrupted before
         any instance was ready to run, or the cluster could not be reached).
@@ -70,6 +72,7 @@ class RunSummary:
     empty: dict = field(default_factory=dict)
     interrupted: bool = False
     written: bool = False
+    device: str = ""
     seconds: float = 0.0
     workers: int = 0
     write_seconds: float = 0.0
@@ -128,7 +131,8 @@ def _sigint_ignored():
 
 def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None = None, *,
               scheduler: str | None = None, workers: int | None = None,
-              threads_per_task: int | None = None, progress: bool = True) -> RunSummary:
+              threads_per_task: int | None = None, progress: bool = True,
+              device: str | None = None) -> RunSummary:
     """Run (or resume) a study.
 
     Parameters
@@ -146,13 +150,18 @@ def run_study(config: StudyConfig | str | PathLike, out: str | PathLike | None =
         scheduler's workers).
     progress : bool
         A progress bar (done / running / failed).
+    device : str, optional
+        Where the CNN side runs ("auto", "cpu", "cuda", "cuda:N"; default the config's
+        ``[run] device``); recorded with the run and in each XAI instance, not part of the
+        config. On a scheduler's cluster an XAI task on a GPU asks for the worker resource
+        ``GPU`` (start GPU workers with ``--resources GPU=1``).
 
     Returns
     -------
     RunSummary
     """
     with _sigterm_as_interrupt():
-        return _run_study(config, out, scheduler, workers, threads_per_task, progress)
+        return _run_study(config, out, scheduler, workers, threads_per_task, progress, device)
 
 
 @contextmanager
@@ -169,19 +178,33 @@ def _sigterm_as_interrupt():
             signal.signal(signal.SIGTERM, previous)
 
 
-def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> RunSummary:
+def _device(config: StudyConfig, name: str | None):
+    """The torch device of the run, checked before anything is loaded or trained."""
+    from encoding import EncodingError, resolve_device
+
+    where = "--device" if name is not None else f"{config.source}: [run] device"
+    try:
+        return resolve_device(name if name is not None else config.settings.run.device)
+    except EncodingError as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def _run_study(config, out, scheduler, workers, threads_per_task, progress,
+               device=None) -> RunSummary:
     t0 = time.perf_counter()
     config = config if isinstance(config, StudyConfig) else load_config(config)
     path = Path(out) if out is not None else config.default_out
     summary = RunSummary(path=path)
     # the output path, and an existing file's config, before any model is loaded or trained
     statuses = check_out(path, config)
+    device = _device(config, device)
+    summary.device = str(device)
     summary.written = path.exists()
     client = cluster = store = None
     started = None
     try:
         # every input is found, every model built and checked, before the file is touched
-        instances = plan(config, progress=progress)
+        instances = plan(config, progress=progress, device=device)
         started = _now()  # a run's recorded time is its instances', after planning
         if {COMPLETE, EMPTY} & set(statuses.values()):  # before anything is skipped
             _check_same_inputs(path, stored_inputs(path), instances)
@@ -201,7 +224,8 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
         if todo:
             cores = os.cpu_count() or 1
             threads = threads_per_task or (1 if scheduler else max(1, cores // summary.workers))
-            _run(client, todo, config, threads, store, summary, progress)
+            _run(client, todo, config, threads, store, summary, progress,
+                 gpu=bool(scheduler) and device.type == "cuda")
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -212,7 +236,7 @@ def _run_study(config, out, scheduler, workers, threads_per_task, progress) -> R
         summary.seconds = time.perf_counter() - t0
         if store is not None:
             store.record_run({"started": started, "finished": _now(),
-                              "workers": summary.workers,
+                              "workers": summary.workers, "device": summary.device,
                               "scheduler": scheduler or "LocalCluster", "done": summary.done,
                               "failed": summary.failed, "skipped": summary.skipped,
                               "interrupted": summary.interrupted})
@@ -286,8 +310,15 @@ def _bqm_difference(old: dict, datasets: dict, attrs: dict) -> str | None:
     return None
 
 
-def _submit(client, todo: list, settings, threads: int) -> list:
-    """Submit every instance; returns (future, instance) pairs in submission order."""
+def _submit(client, todo: list, settings, threads: int, gpu: bool = False) -> list:
+    """Submit every instance; returns (future, instance) pairs in submission order. With
+    ``gpu``, an XAI task asks for the worker resource ``GPU`` (one task per GPU at a time)."""
+    if gpu and any(i.kind == "xai" for i in todo) and not any(
+            w.get("resources", {}).get("GPU") for w in
+            client.scheduler_info().get("workers", {}).values()):
+        raise StoreError("no worker of the cluster declares a GPU: start the GPU workers with "
+                         "'dask worker ADDRESS --nthreads 1 --resources GPU=1', or run with "
+                         "--device cpu. Nothing was computed.")
     # smallest problems first: results arrive early (a scaling study's largest take hours),
     # and an interrupted run has done the most instances it could
     order = sorted(todo, key=lambda i: i.spec.get("n", 0) if i.kind == "problem" else 0)
@@ -296,6 +327,7 @@ def _submit(client, todo: list, settings, threads: int) -> list:
     return [(client.submit(run_instance,
                            client.scatter(inst, hash=False) if inst.kind == "xai" else inst,
                            settings, threads, pure=False,
+                           resources={"GPU": 1} if gpu and inst.kind == "xai" else None,
                            key=f"{inst.id}-{os.getpid()}-{time.time_ns()}"), inst)
             for inst in order]
 
@@ -323,13 +355,13 @@ def _write(store: StudyStore, inst, result: dict, summary: RunSummary) -> None:
 
 
 def _run(client, todo: list, config: StudyConfig, threads: int, store: StudyStore,
-         summary: RunSummary, progress: bool) -> None:
+         summary: RunSummary, progress: bool, gpu: bool = False) -> None:
     """Submit the instances and write each result as it arrives, with a progress bar."""
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
     t_submit = time.perf_counter()
-    submitted = _submit(client, todo, config.settings, threads)
+    submitted = _submit(client, todo, config.settings, threads, gpu)
     by_key = {future.key: inst for future, inst in submitted}
     remaining = len(submitted)
     with tqdm(total=remaining, desc=f"study {config.name}", unit="instance",

@@ -201,6 +201,7 @@ def _cases(tmp_path: Path, capsys, cache: Path, monkeypatch):
         or _cli(capsys, "inspect", t / "d.h5"),
         "study-unreadable": lambda: (t / "c.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
         and _cli(capsys, "report", t / "c.h5", "--out", t / "rep"),
+        "device": lambda: run("--device", "cuda:99"),
         "scheduler": lambda: _cli(capsys, "run", _write(t / "r.toml", RANDOM_ONLY), "--out",
                                   t / "never.h5", "--scheduler", "tcp://127.0.0.1:9", "--quiet"),
         "problem-empty": lambda: _cli(capsys, "gap", _write(t / "e.txt", "")),

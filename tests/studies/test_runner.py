@@ -387,7 +387,7 @@ def test_a_problem_without_variables_is_recorded_as_empty_not_complete(tmp_path,
                      {"source": "image", "formulation": "paper", "n": 0, "image": 7},
                      {"bqm": dimod.BQM("BINARY"), "relevance": np.zeros(4),
                       "candidates": np.zeros(0, np.int64), "metadata": {}})
-    monkeypatch.setattr(runner, "plan", lambda config, progress: [*planned, empty])
+    monkeypatch.setattr(runner, "plan", lambda config, progress, device: [*planned, empty])
     out = tmp_path / "e.h5"
     summary = run_study(config, out, workers=1, threads_per_task=1, progress=False)
     assert (summary.done, summary.failed) == (len(planned), 0)
@@ -426,3 +426,40 @@ def test_a_file_with_an_instance_this_run_would_not_build_is_refused(
                                          "run builds"):
         run_study(config, copy, workers=1, threads_per_task=1, progress=False)
     assert copy.read_bytes() == before
+
+
+XAI_ONLY = """
+[study]
+name = "xai-only"
+[images]
+per_class = 2
+classes = [0, 1]
+[xai]
+n_boot = 10
+n_perm = 10
+null = false
+methods = ["gradcam", "qubo-paper"]
+[problems]
+formulations = []
+"""
+
+
+@pytest.mark.xdist_group("tiny-study")
+@pytest.mark.parametrize("how", [["--device", "cpu"], ["--set", 'run.device="cpu"']])
+def test_the_device_is_chosen_by_flag_or_config_and_recorded(how, tmp_path, monkeypatch,
+                                                             trained_default_cache, capsys):
+    from studies.cli import main
+
+    monkeypatch.setenv("QAXAI_CACHE_DIR", str(trained_default_cache))
+    config = tmp_path / "x.toml"
+    config.write_text(XAI_ONLY)
+    out = tmp_path / "x.h5"
+    assert main(["run", str(config), "--out", str(out), "--workers", "1", "--quiet",
+                 *how]) == 0
+    assert "CNN on cpu" in capsys.readouterr().out
+    study = load_study(out)
+    assert json.loads(study.attrs["runs"])[-1]["device"] == "cpu"
+    (xai,) = study.of_kind("xai").values()
+    assert xai["spec"]["device"] == "cpu"
+    # the flag is the run's, not the config's: the config text stays the file's own
+    assert ("run.device" in study.attrs["config"]) == (how[0] == "--set")
