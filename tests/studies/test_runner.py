@@ -20,6 +20,7 @@ import spectral
 from studies._plan import plan
 from studies.config import load_config
 from studies.runner import run_study
+from studies.exceptions import StoreError
 from studies.store import StudyStore, load_study
 
 RANDOM_ONLY = """
@@ -270,6 +271,16 @@ def _perturbed_cache(source, target, relative: float):
     return target
 
 
+def _copy_of(tiny_study, folder):
+    """(config, a copy of the tiny study's file in ``folder``)."""
+    import shutil
+
+    config, path, _ = tiny_study
+    copy = folder / "tiny.h5"
+    shutil.copy(path, copy)
+    return config, copy
+
+
 def _sha256(path) -> str:
     import hashlib
 
@@ -284,13 +295,7 @@ def test_a_study_resumed_with_another_model_is_refused_and_left_as_it_was(
         tiny_study, trained_default_cache, tmp_path, monkeypatch):
     # the same config on a machine whose trained default model differs in its weights (another
     # CPU's training) would fill the rest of the file with another model's problems
-    import shutil
-
-    from studies.exceptions import StoreError
-
-    config, path, _ = tiny_study
-    copy = tmp_path / "tiny.h5"
-    shutil.copy(path, copy)
+    config, copy = _copy_of(tiny_study, tmp_path)
     with h5py.File(copy, "r+") as f:  # one image problem left to compute
         left = next(k for k, g in f["instances"].items()
                     if json.loads(g.attrs["spec"]).get("source") == "image")
@@ -315,13 +320,7 @@ def test_a_complete_study_rerun_with_other_weights_is_refused_not_reported_compl
         tiny_study, trained_default_cache, tmp_path, monkeypatch):
     # weights moved by 1e-6: the same images are chosen and every problem is within the BQM
     # tolerance, yet the file would be reported as this model's results
-    import shutil
-
-    from studies.exceptions import StoreError
-
-    config, path, _ = tiny_study
-    copy = tmp_path / "tiny.h5"
-    shutil.copy(path, copy)
+    config, copy = _copy_of(tiny_study, tmp_path)
     before = _sha256(copy)
     other = _perturbed_cache(trained_default_cache, tmp_path / "other-cache", 1e-6)
     monkeypatch.setenv("QAXAI_CACHE_DIR", str(other))
@@ -406,13 +405,7 @@ def test_a_file_with_an_instance_this_run_would_not_build_is_refused(
         tiny_study, trained_default_cache, tmp_path, monkeypatch):
     # other weights may choose wholly other images: then no stored id is one this run builds,
     # and only the ids (the config being the same) show that the inputs changed
-    import shutil
-
-    from studies.exceptions import StoreError
-
-    config, path, _ = tiny_study
-    copy = tmp_path / "tiny.h5"
-    shutil.copy(path, copy)
+    config, copy = _copy_of(tiny_study, tmp_path)
     with h5py.File(copy, "r+") as f:
         old = next(k for k, g in f["instances"].items()
                    if json.loads(g.attrs["spec"]).get("source") == "image")
