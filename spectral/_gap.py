@@ -515,7 +515,7 @@ def min_gap(
     if int(max_evaluations) < 0:
         raise SpectralError(f"max_evaluations must be >= 0, got {max_evaluations!r}.")
     H, d, k = _setup(bqm_or_H, schedule, scale, sector, levels, memory_limit)
-    if getattr(H.schedule, "signed", False):
+    if H.schedule.signed:
         raise SpectralError(f"min_gap needs a schedule with A(s), B(s) >= 0 (its certificate "
                             f"bounds the levels in B/(A + B)); {H.schedule!r} was built with "
                             "signed=True. Use gap_sweep for the gap along a signed sweep.")

@@ -196,12 +196,14 @@ class Schedule:
         return np.broadcast_to(da, arr.shape).copy(), np.broadcast_to(db, arr.shape).copy()
 
     @staticmethod
-    def check_values(s, A, B, *, name: str = "custom", unit: str = "") -> None:
+    def check_values(s, A, B, *, name: str = "custom", unit: str = "",
+                     signed: bool = False) -> None:
         """The rule every schedule obeys, on values ``A(s)``, ``B(s)`` at points ``s`` (the
         first at s = 0, the last at s = 1): finite, ``A, B >= 0`` everywhere, ``A(0) > 0``
         (the driver alone at the start: a unique initial state) and ``B(1) > 0`` (the problem
         at the end: the anneal ends in its ground state). The D-Wave adapter checks its
-        tables (GHz) with this rule as well.
+        tables (GHz) with this rule as well. ``signed=True`` keeps only finiteness and
+        ``A(0) > 0`` (a sweep beyond annealing).
 
         Raises
         ------
@@ -217,7 +219,7 @@ class Schedule:
                 raise ScheduleError(f"schedule {name!r}: {label}(s) is not finite at s = "
                                     f"{_first(s[bad])}; a schedule takes finite values on [0, 1].")
             bad = col < 0.0
-            if bad.any():
+            if bad.any() and not signed:
                 raise ScheduleError(
                     f"schedule {name!r}: {label}(s) < 0 at s = {_first(s[bad])} (e.g. "
                     f"{label}({s[bad][0]:g}) = {col[bad][0]:g}{unit}); A(s) and B(s) must be "
@@ -226,7 +228,7 @@ class Schedule:
             raise ScheduleError(
                 f"schedule {name!r}: A(0) = {a[0]:g}{unit} must be > 0, otherwise H(0) has no "
                 "unique ground state (the driver -sum X_i must dominate at s = 0).")
-        if not b[-1] > 0.0:
+        if not b[-1] > 0.0 and not signed:
             raise ScheduleError(
                 f"schedule {name!r}: B(1) = {b[-1]:g}{unit} must be > 0, otherwise H(1) is not "
                 "the problem and the anneal does not end in its ground state.")
@@ -237,13 +239,7 @@ class Schedule:
             b = np.asarray(self._B(_CHECK_POINTS), dtype=float) * np.ones_like(_CHECK_POINTS)
         except Exception as exc:  # a user callable failed: say which schedule, keep the cause
             raise ScheduleError(f"schedule {self.name!r} could not be evaluated on [0, 1]: {exc}") from exc
-        if self.signed:  # finite, and the driver alone at the start
-            self.check_values(_CHECK_POINTS, np.abs(a), np.where(np.isfinite(b), 1.0, b),
-                              name=self.name)
-            if not a[0] > 0.0:
-                raise ScheduleError(f"schedule {self.name!r}: A(0) = {a[0]:g} must be > 0.")
-        else:
-            self.check_values(_CHECK_POINTS, a, b, name=self.name)
+        self.check_values(_CHECK_POINTS, a, b, name=self.name, signed=self.signed)
 
     def __repr__(self) -> str:
         return f"Schedule({self.description})"

@@ -56,14 +56,14 @@ def _fingerprints(entry, idx: np.ndarray) -> dict:
                                            entry.test.labels.numpy()[idx], idx)}
 
 
-def _xai_instance(entry, idx: np.ndarray, c, prints: dict) -> Instance:
-    """One model's explanations of its chosen held-out images."""
+def _xai_instance(entry, idx: np.ndarray, c, prints: dict, device) -> Instance:
+    """One model's explanations of its chosen held-out images, on ``device``."""
     return Instance(
         f"xai-{entry.name}", "xai",
         {"architecture": entry.name, "layer": entry.layer, "model": entry.metadata,
          "images": idx.tolist(), "methods": list(c.xai.methods), "n_boot": c.xai.n_boot,
          "n_perm": c.xai.n_perm, "null": c.xai.null, "seed": c.study.seed,
-         "max_qubits": c.xai.max_qubits, **prints},
+         "max_qubits": c.xai.max_qubits, "device": str(device or "cpu"), **prints},
         # only the explained images travel to the worker, not the held-out set
         {"model": entry.model, "data": entry.test.subset(idx), "indices": np.arange(idx.size)})
 
@@ -207,8 +207,7 @@ def plan(config: StudyConfig, *, progress: bool = True, device=None) -> list[Ins
                               f"classes {list(c.images.classes)}.")
         prints = _fingerprints(entry, idx)
         if c.xai.enabled:
-            instances.append(_xai_instance(entry, idx, c, prints))
-            instances[-1].spec["device"] = str(device or "cpu")
+            instances.append(_xai_instance(entry, idx, c, prints, device))
         if c.problems.formulations:
             instances.extend(_image_problems(entry, idx, c, prints))
     instances.extend(_random_problems(c))

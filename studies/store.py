@@ -287,10 +287,6 @@ class StudyStore:
         with _open(self.path, "r") as f:
             return _statuses(f)
 
-    def inputs(self) -> dict[str, dict]:
-        """:func:`stored_inputs` of this file."""
-        return stored_inputs(self.path)
-
     # -- writing ---------------------------------------------------------------------------
     def write(self, instance_id: str, *, kind: str, spec: Mapping, data: Mapping | None = None,
               attrs: Mapping | None = None, seconds: float = float("nan"), worker: str = "",
