@@ -46,8 +46,10 @@ def heatmaps_from_weights(activations: np.ndarray, weights: np.ndarray, size: tu
     if A.ndim != 4 or w.shape != A.shape[:2]:
         raise EncodingError(f"activations (B, K, h, w) and weights (B, K) must match, got "
                             f"{tuple(A.shape)} and {tuple(w.shape)}.")
-    weighted = w[:, :, None, None] * A
-    cam = weighted.clamp(min=0).sum(1) if per_channel_relu else weighted.sum(1).clamp(min=0)
+    if per_channel_relu:
+        cam = (w[:, :, None, None] * A).clamp(min=0).sum(1)
+    else:  # the weighted sum without a (B, K, h, w) intermediate
+        cam = torch.einsum("bk,bkhw->bhw", w, A).clamp(min=0)
     up = F.interpolate(cam[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
     lo = up.amin(dim=(1, 2), keepdim=True)
     span = up.amax(dim=(1, 2), keepdim=True) - lo
@@ -115,6 +117,12 @@ class BaseCAM:
         callable mapping one image's output to a scalar tensor).
         """
         cap = capture(self.model, input_tensor, self.target_layers[0], targets)
+        return self.from_capture(cap, input_tensor)
+
+    def from_capture(self, cap: Capture, input_tensor) -> np.ndarray:
+        """Heatmaps ``(B, H, W)`` from a capture of ``input_tensor`` already taken at the
+        target layer, so that several methods share one forward and backward pass; sets the
+        same attributes as a call."""
         weights = np.asarray(self.channel_weights(cap), dtype=np.float64)
         size = tuple(torch.as_tensor(input_tensor).shape[-2:])
         heat, constant = heatmaps_from_weights(cap.activations, weights, size,

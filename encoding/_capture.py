@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._allocator import auto_batch_size
 from ._device import model_device
 from .exceptions import EncodingError
 
@@ -275,8 +276,6 @@ def _chunk(images: torch.Tensor) -> int:
     """Images per forward pass, :func:`encoding.metrics.auto_batch_size`'s rule: images do
     not interact in eval mode, so large batches are split where their activations would
     outgrow the allocator's reusable range."""
-    from .metrics import auto_batch_size
-
     return auto_batch_size(images)
 
 

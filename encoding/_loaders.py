@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._data import ImageDataset, resize_images
+from ._data import ImageDataset
 from .exceptions import DataError
 
 __all__ = ["load_stl10", "load_mnist", "load_image_folder"]
@@ -59,7 +59,8 @@ def load_stl10(root, split: str = "train", size: int | tuple[int, int] | None = 
     Returns
     -------
     ImageDataset
-        ``images`` (N, 3, 96, 96) (or ``size``) in [0, 1]; labels 0..9.
+        Images (N, 3, 96, 96) (or ``size``) in [0, 1], read from a memory map of the file;
+        labels 0..9.
     """
     _check_split(split, ("train", "test"))
     root = Path(root)
@@ -83,17 +84,16 @@ def load_stl10(root, split: str = "train", size: int | tuple[int, int] | None = 
         raise DataError(f"STL-10 labels must be 1..10, {str(y_path)!r} has "
                         f"{labels.min()}..{labels.max()}.")
     count = count if limit is None else min(count, int(limit))
-    raw = np.fromfile(x_path, dtype=np.uint8, count=count * per_image)
-    # column-major per channel: (N, C, W, H) in memory -> (N, C, H, W)
-    images = raw.reshape(count, 3, side, side).transpose(0, 1, 3, 2)
+    # mapped, not read: pages are read when their images are (column-major per channel:
+    # (N, C, W, H) in the file -> (N, C, H, W))
+    images = np.memmap(x_path, dtype=np.uint8, mode="r", shape=(count, 3, side, side))
     names_file = root / "class_names.txt"
     classes = STL10_CLASSES
     if names_file.is_file():
         classes = tuple(line.strip() for line in names_file.read_text().splitlines() if line.strip())
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0
-    return ImageDataset(resize_images(tensor, size),
+    return ImageDataset(images.transpose(0, 1, 3, 2),
                         torch.from_numpy(labels[:count].astype(np.int64) - 1), classes,
-                        f"stl10-{split}")
+                        f"stl10-{split}", size)
 
 
 def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
@@ -144,7 +144,7 @@ def load_mnist(root, split: str = "train", size: int | tuple[int, int] | None = 
     Returns
     -------
     ImageDataset
-        ``images`` (N, 1, 28, 28) (or ``size``) in [0, 1]; classes "0".."9".
+        Images (N, 1, 28, 28) (or ``size``) in [0, 1], held as uint8; classes "0".."9".
     """
     _check_split(split, ("train", "test"))
     root = Path(root)
@@ -160,10 +160,9 @@ def load_mnist(root, split: str = "train", size: int | tuple[int, int] | None = 
                         f"{labels.shape[0]} labels.")
     count = images.shape[0] if limit is None else min(images.shape[0], int(limit))
     n_classes = max(10, int(labels.max()) + 1) if labels.size else 10
-    tensor = torch.from_numpy(images[:count].astype(np.float32) / 255.0)[:, None]
-    return ImageDataset(resize_images(tensor, size),
+    return ImageDataset(np.ascontiguousarray(images[:count, None]),
                         torch.from_numpy(labels[:count].astype(np.int64)),
-                        tuple(str(c) for c in range(n_classes)), f"mnist-{split}")
+                        tuple(str(c) for c in range(n_classes)), f"mnist-{split}", size)
 
 
 #: PIL modes of one integer channel wider than 8 bits, and their full scale
@@ -232,6 +231,13 @@ def load_image_folder(root, size: int | tuple[int, int] | None = None, mode: str
         Resize every image (bilinear) to this size. Required when the images differ in size.
     mode : {"RGB", "L"}
         Colour (3 channels) or grey (1 channel).
+
+    Returns
+    -------
+    ImageDataset
+        File-backed: only the file names are held; each image is decoded (``pixels``) when
+        it is read. Every file's header is read here, so an unreadable file or, without
+        ``size``, a file of another size is refused at once.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -246,7 +252,8 @@ def load_image_folder(root, size: int | tuple[int, int] | None = None, mode: str
         raise DataError(f"{str(root)!r} has {len(classes)} class sub-folder(s) "
                         f"{classes}: a classifier's explanations need at least two classes "
                         "(root/<class>/<image>.png, one sub-folder per class).")
-    images, labels, first = [], [], None
+    paths, labels, first = [], [], None
+    channels = 3 if mode == "RGB" else 1
     for label, name in enumerate(classes):
         files = [p for p in sorted((root / name).iterdir())
                  if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()]
@@ -254,22 +261,21 @@ def load_image_folder(root, size: int | tuple[int, int] | None = None, mode: str
             raise DataError(f"class folder {str(root / name)!r} holds no image files "
                             f"({', '.join(sorted(_IMAGE_SUFFIXES))}); remove it or add images.")
         for path in files:
-            try:
+            try:  # the header only: pixels are decoded when the image is read
                 with Image.open(path) as im:
-                    arr = pixels(im, mode, path)
+                    shape = (im.height, im.width)
             except (UnidentifiedImageError, OSError) as err:
                 raise DataError(f"cannot read image {str(path)!r}: {err}") from err
-            t = torch.from_numpy(arr)
-            t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
-            if size is None:
-                if first is None:
-                    first = (path, tuple(t.shape[-2:]))
-                elif tuple(t.shape[-2:]) != first[1]:
-                    raise DataError(
-                        f"images differ in size: {str(first[0])!r} is {first[1][0]}x{first[1][1]}, "
-                        f"{str(path)!r} is {t.shape[-2]}x{t.shape[-1]}; give a size to resize "
-                        "them to (config: [data] size = 224, or [h, w]).")
-            images.append(resize_images(t[None], size)[0])
+            if first is None:
+                first = (path, shape)
+            elif size is None and shape != first[1]:
+                raise DataError(
+                    f"images differ in size: {str(first[0])!r} is {first[1][0]}x{first[1][1]}, "
+                    f"{str(path)!r} is {shape[0]}x{shape[1]}; give a size to resize "
+                    "them to (config: [data] size = 224, or [h, w]).")
+            paths.append(path)
             labels.append(label)
-    return ImageDataset(torch.stack(images), torch.tensor(labels, dtype=torch.int64),
-                        tuple(classes), f"folder:{root.name}")
+    return ImageDataset.from_files(paths, torch.tensor(labels, dtype=torch.int64),
+                                   tuple(classes), mode=mode, size=size,
+                                   stored_shape=(channels, *first[1]),
+                                   name=f"folder:{root.name}")

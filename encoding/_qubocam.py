@@ -107,9 +107,9 @@ class QuboCAM(BaseCAM):
             self.energies_[b], self.degeneracy_[b] = energy, degeneracy
         return weights
 
-    def __call__(self, input_tensor, targets=None) -> np.ndarray:
-        self._images = input_tensor
+    def from_capture(self, cap: Capture, input_tensor) -> np.ndarray:
+        self._images = input_tensor  # the ablation relevance re-runs the images
         try:
-            return super().__call__(input_tensor, targets)
+            return super().from_capture(cap, input_tensor)
         finally:
             del self._images

@@ -15,10 +15,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ._allocator import auto_batch_size, hold_freed_memory
 from ._data import ImageDataset, load_digits_dataset, split_indices
 from ._device import model_device, resolve_device
 from ._models import build_model
@@ -65,18 +67,17 @@ class TrainResult:
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ImageDataset, batch_size: int | None = None) -> float:
     """Fraction of ``data`` that ``model`` classifies correctly (eval mode; restored after);
-    ``batch_size`` defaults to :func:`encoding.metrics.auto_batch_size`."""
-    from .metrics import auto_batch_size
-
-    batch_size = batch_size or auto_batch_size(data.images, 512)
+    ``batch_size`` defaults to :func:`encoding.metrics.auto_batch_size`; the images are read
+    in batches."""
+    batch_size = batch_size or auto_batch_size((len(data), *data.image_shape), 512)
     was = model.training
     model.eval()
     try:
         correct = 0
         device = model_device(model)
-        for i in range(0, len(data), batch_size):
-            logits = model(data.images[i:i + batch_size].to(device))
-            correct += int((logits.argmax(1).cpu() == data.labels[i:i + batch_size]).sum())
+        for x, y in data.batches(batch_size):
+            logits = model(x.to(device))
+            correct += int((logits.argmax(1).cpu() == y).sum())
     finally:
         model.train(was)
     return correct / max(len(data), 1)
@@ -105,7 +106,8 @@ def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None =
         For a qaxai model with a frozen backbone (``model.frozen_backbone``), run the backbone
         once over ``data`` and train ``reduce`` and ``head`` on its stored maps: the same
         updates (a frozen backbone is deterministic in eval mode), without recomputing the
-        backbone every epoch. The maps take ``N x C x h x w`` floats of memory.
+        backbone every epoch. The maps take ``N x C x h x w`` floats of memory; the images
+        themselves are read in batches, never all at once.
     """
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise EncodingError(f"epochs and batch_size must be >= 1 and lr > 0, got {epochs}, "
@@ -122,7 +124,8 @@ def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None =
     n = len(data)
     cached = cache_features and getattr(model, "frozen_backbone", False) and \
         hasattr(model, "features")
-    inputs = _backbone_features(model, data.images) if cached else data.images
+    hold_freed_memory()  # long forward loops: freed activations stay in the heap for reuse
+    features = _backbone_features(model, data) if cached else None
     feature_seconds = time.perf_counter() - t0 if cached else 0.0
     forward = (lambda x: model.head(model.reduce(x))) if cached else model  # noqa: E731
     model.train()
@@ -131,15 +134,16 @@ def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None =
     for epoch in bar:
         order = torch.randperm(n, generator=gen)
         total, correct = 0.0, 0
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            x, y = inputs[idx].to(device), data.labels[idx].to(device)
+        batches = (((features[idx], data.labels[idx]) for idx in order.split(batch_size))
+                   if cached else data.batches(batch_size, order.numpy()))
+        for x, y in batches:
+            x, y = x.to(device), y.to(device)
             opt.zero_grad()
             logits = forward(x)
             loss = loss_fn(logits, y)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(loss.detach()) * len(y)
             correct += int((logits.argmax(1) == y).sum())
         sched.step()
         history.append({"epoch": epoch + 1, "loss": total / n, "train_accuracy": correct / n})
@@ -150,15 +154,19 @@ def train(model: nn.Module, data: ImageDataset, test_data: ImageDataset | None =
 
 
 @torch.no_grad()
-def _backbone_features(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    from .metrics import auto_batch_size
-
-    batch_size = auto_batch_size(images, 64)
+def _backbone_features(model: nn.Module, data: ImageDataset) -> torch.Tensor:
+    """The frozen backbone's maps of every image of ``data``, read in batches and kept in
+    host memory (each training batch goes to the device)."""
+    batch_size = auto_batch_size((len(data), *data.image_shape), 64)
     model.backbone.eval()
     device = model_device(model)
-    # kept where the images are (host memory): each training batch goes to the device
-    return torch.cat([model.features(images[i:i + batch_size].to(device)).cpu()
-                      for i in range(0, len(images), batch_size)])
+    out = None
+    for i, (x, _) in enumerate(data.batches(batch_size)):
+        maps = model.features(x.to(device)).cpu()
+        if out is None:  # one allocation for all maps, filled batch by batch
+            out = torch.empty((len(data), *maps.shape[1:]), dtype=maps.dtype)
+        out[i * batch_size:i * batch_size + len(maps)] = maps
+    return out
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -227,10 +235,10 @@ def dataset_fingerprint(data: ImageDataset) -> str:
     """A short hash of a dataset's labels, shape and a strided sample of its pixels: enough to
     tell two datasets apart in a cache key without hashing every pixel."""
     h = hashlib.sha256()
-    h.update(repr((tuple(data.images.shape), data.classes)).encode())
+    h.update(repr(((len(data), *data.image_shape), data.classes)).encode())
     h.update(data.labels.numpy().tobytes())
     step = max(1, len(data) // 64)
-    h.update(data.images[::step].contiguous().numpy().tobytes())
+    h.update(data.batch(np.arange(0, len(data), step)).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 

@@ -4,17 +4,21 @@ bootstrap intervals and permutation p-values, and a re-initialised-weights null 
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
+from scipy.integrate import trapezoid
 from tqdm.auto import tqdm
 
 from . import metrics as M
 from ._cam import GradCAM, GradCAMPlusPlus, heatmaps_from_weights
-from ._capture import _check_images, check_scores, resolve_layer
+from ._capture import _check_images, capture, check_scores, resolve_layer
 from ._device import model_device
+from ._faithfulness import FaithfulnessProbe
+from ._allocator import hold_freed_memory
 from ._data import ImageDataset
 from ._qubocam import QuboCAM
 from ._scores import relevance
@@ -83,11 +87,13 @@ def explain(model: nn.Module, images, layer, targets=None, methods=METHODS,
                                 + ([reference] if any(m in EQUAL_M_METHODS for m in methods)
                                    else [])
                                 + (["gradcam++"] if "top-m gradcam++" in methods else [])))
-    cams, captures = {}, {}
+    cams = {}
+    # one forward and backward pass serves every method: they differ in the channel weights
+    cap = capture(model, images, layer, targets) if needed else None
     for method in needed:
         with _cam_for(method, model, layer, max_qubits) as cam:
-            heat = cam(images, targets)
-            cams[method], captures[method] = cam, cam.capture_
+            heat = cam.from_capture(cap, images).astype(np.float32)
+            cams[method] = cam
             weights[method] = cam.channel_vectors_
             if isinstance(cam, QuboCAM):
                 out[method] = Explanations(
@@ -99,7 +105,6 @@ def explain(model: nn.Module, images, layer, targets=None, methods=METHODS,
                 out[method] = Explanations(heat, cam.channel_vectors_)
     if any(m in EQUAL_M_METHODS for m in methods):
         ref = cams[reference]
-        cap = captures[reference]
         A = cap.activations
         grad_w = cap.gradients.astype(np.float64).mean(axis=(2, 3))
         scores = {"top-m gradcam": grad_w,
@@ -119,7 +124,7 @@ def explain(model: nn.Module, images, layer, targets=None, methods=METHODS,
                     S[i, np.argsort(-scores[method][i], kind="stable")[:m]] = True
             w = np.where(S, grad_w, 0.0)
             heat, _ = heatmaps_from_weights(A, w, size)
-            out[method] = Explanations(heat, w, S)
+            out[method] = Explanations(heat.astype(np.float32), w, S)
     return {m: out[m] for m in methods}
 
 
@@ -127,16 +132,17 @@ def select_correct(model: nn.Module, data: ImageDataset, n_per_class: int = 20, 
                    ) -> np.ndarray:
     """Indices of up to ``n_per_class`` correctly classified images per class (seeded draw),
     sorted."""
+    hold_freed_memory()  # a long forward loop: freed activations stay in the heap for reuse
     with torch.no_grad():
         was = model.training
         model.eval()
         try:
-            step = M.auto_batch_size(data.images, 512)
+            step = M.auto_batch_size((len(data), *data.image_shape), 512)
             pred = []
             device = model_device(model)
-            for i in range(0, len(data), step):
-                logits = model(data.images[i:i + step].to(device))
-                check_scores(logits, offset=i, what=f"{data.name} image")
+            for i, (x, _) in enumerate(data.batches(step)):
+                logits = model(x.to(device))
+                check_scores(logits, offset=i * step, what=f"{data.name} image")
                 pred.append(logits.argmax(1).cpu())
             pred = torch.cat(pred).numpy()
         finally:
@@ -165,7 +171,10 @@ class XaiStudy:
     arrays : dict of str -> ndarray
         For the HDF5 store and figures: ``indices``, ``labels``, ``runner_up``, and per weights
         and method ``{weights}/{method}/heatmaps`` (N, H, W), ``channel_vectors`` (N, K),
-        ``selections`` (N, K, where defined), ``bhattacharyya`` (C, C).
+        ``selections`` (N, K, where defined), ``bhattacharyya`` (C, C); per weights
+        ``{weights}/forward_passes`` (images run through the model's forward, captures
+        included) and ``{weights}/seconds`` (wall time of that weights' explanations,
+        forward passes and statistics).
     """
 
     table: list = field(default_factory=list)
@@ -210,7 +219,7 @@ def _reinitialised(model: nn.Module, seed: int) -> nn.Module:
 
 
 def _rows(weights_name, method, ex, ex_runner, labels, model, layer, images, targets, n_boot,
-          n_perm, k, steps, seed, arrays):
+          n_perm, k, probe, faith, seed, arrays):
     rows = []
     n = len(labels)
 
@@ -254,22 +263,22 @@ def _rows(weights_name, method, ex, ex_runner, labels, model, layer, images, tar
         grouped("selection", S)
         per_image("selection", "target sensitivity",
                   M.target_sensitivity(S, ex_runner.selections, "jaccard"), "higher")
-        per_image("selection", "retained score", M.retained_score(model, layer, images, targets, S),
+        per_image("selection", "retained score",
+                  M.retained_score(model, layer, images, targets, S, full=probe.probabilities),
                   "higher")
         per_image("selection", "maps selected", S.sum(1), "-")
     grouped("channels", ex.channel_vectors)
     grouped("heatmap", ex.heatmaps)
     per_image("heatmap", "target sensitivity",
               M.target_sensitivity(ex.heatmaps, ex_runner.heatmaps, "spearman"), "higher")
-    pair = M.confidence_pair(model, images, ex.heatmaps, targets)
-    per_image("heatmap", "average drop %",
-              M.average_drop(model, images, ex.heatmaps, targets, pair), "lower")
+    pair = (probe.probabilities, faith["confidence"])
+    per_image("heatmap", "average drop %", M.average_drop(None, None, None, None, pair), "lower")
     per_image("heatmap", "increase in confidence %",
-              M.increase_in_confidence(model, images, ex.heatmaps, targets, pair), "higher")
-    per_image("heatmap", "deletion AUC", M.deletion_auc(model, images, ex.heatmaps, targets, steps),
+              M.increase_in_confidence(None, None, None, None, pair), "higher")
+    per_image("heatmap", "deletion AUC", trapezoid(faith["deletion"], probe.fractions, axis=1),
               "lower")
-    per_image("heatmap", "insertion AUC",
-              M.insertion_auc(model, images, ex.heatmaps, targets, steps), "higher")
+    per_image("heatmap", "insertion AUC", trapezoid(faith["insertion"], probe.fractions, axis=1),
+              "higher")
     return rows
 
 
@@ -312,8 +321,9 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
     if layer is None:
         raise EncodingError("layer is required for a model without a target_layer attribute.")
     resolve_layer(model, layer)
+    hold_freed_memory()  # long forward loops: freed activations stay in the heap for reuse
     idx = select_correct(model, data, n_per_class, seed) if indices is None else np.asarray(indices)
-    images, labels = data.images[idx], data.labels[idx].numpy()
+    images, labels = data.batch(idx), data.labels[torch.as_tensor(idx)].numpy()
     study = XaiStudy()
     study.arrays["indices"], study.arrays["labels"] = idx, labels
     runs = [("trained", model)] + ([("re-initialised", _reinitialised(model, seed))] if null else [])
@@ -321,22 +331,33 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
     for name, net in runs:
         net.eval()
         targets = labels
-        with torch.no_grad():
-            runner = net(images.to(model_device(net))).topk(2, dim=1).indices[:, 1].cpu().numpy()
-        study.arrays[f"{name}/runner_up"] = runner
-        ex = explain(net, images, layer, targets, methods, reference, seed, max_qubits)
-        ex_r = explain(net, images, layer, runner, methods, reference, seed, max_qubits)
-        for method in methods:
-            e = ex[method]
-            study.arrays[f"{name}/{method}/heatmaps"] = e.heatmaps.astype(np.float32)
-            study.arrays[f"{name}/{method}/channel_vectors"] = e.channel_vectors
-            if e.selections is not None:
-                study.arrays[f"{name}/{method}/selections"] = e.selections
-            if e.solved_exactly is not None:
-                study.arrays[f"{name}/{method}/solved_exactly"] = e.solved_exactly
-                study.arrays[f"{name}/{method}/candidates_dropped"] = e.candidates_dropped
-            study.table.extend(_rows(name, method, e, ex_r[method], labels, net, layer, images,
-                                     targets, n_boot, n_perm, k, steps, seed, study.arrays))
-            bar.update()
+        passes = [0]
+        counter = net.register_forward_pre_hook(
+            lambda _m, args: passes.__setitem__(0, passes[0] + int(args[0].shape[0])))
+        start = time.perf_counter()
+        try:
+            probe = FaithfulnessProbe(net, images, targets, steps)
+            runner = np.argsort(-probe.logits, axis=1, kind="stable")[:, 1]
+            study.arrays[f"{name}/runner_up"] = runner
+            ex = explain(net, images, layer, targets, methods, reference, seed, max_qubits)
+            ex_r = explain(net, images, layer, runner, methods, reference, seed, max_qubits)
+            faith = probe.measure({method: ex[method].heatmaps for method in methods})
+            for method in methods:
+                e = ex[method]
+                study.arrays[f"{name}/{method}/heatmaps"] = e.heatmaps.astype(np.float32)
+                study.arrays[f"{name}/{method}/channel_vectors"] = e.channel_vectors
+                if e.selections is not None:
+                    study.arrays[f"{name}/{method}/selections"] = e.selections
+                if e.solved_exactly is not None:
+                    study.arrays[f"{name}/{method}/solved_exactly"] = e.solved_exactly
+                    study.arrays[f"{name}/{method}/candidates_dropped"] = e.candidates_dropped
+                study.table.extend(_rows(name, method, e, ex_r[method], labels, net, layer,
+                                         images, targets, n_boot, n_perm, k, probe,
+                                         faith[method], seed, study.arrays))
+                bar.update()
+        finally:
+            counter.remove()
+        study.arrays[f"{name}/forward_passes"] = np.int64(passes[0])
+        study.arrays[f"{name}/seconds"] = np.float64(time.perf_counter() - start)
     bar.close()
     return study

@@ -48,8 +48,10 @@ import torch.nn.functional as F
 from scipy.integrate import trapezoid
 from scipy.stats import spearmanr
 
+from ._allocator import auto_batch_size
 from ._capture import _check_images, _eval_mode, _hooked, resolve_layer
 from ._device import model_device
+from ._faithfulness import FaithfulnessProbe
 from .exceptions import EncodingError
 
 __all__ = ["bhattacharyya_matrix", "mean_off_diagonal", "pairwise_distances", "silhouette",
@@ -219,22 +221,6 @@ def target_sensitivity(predicted, runner_up, kind: str) -> np.ndarray:
     raise EncodingError(f"kind must be 'jaccard' or 'spearman', got {kind!r}.")
 
 
-#: input values per forward batch: small images go through in batches of at most 4096, large
-#: ones in batches whose activations stay below glibc's mmap threshold (at most 32 MiB): a
-#: larger tensor is returned to the system when freed and faulted in again at the next
-#: allocation, and at 224 px batches of a hundred images spend a third of their time in page
-#: faults
-_BATCH_VALUES = 1 << 19
-
-
-def auto_batch_size(images, cap: int = 4096) -> int:
-    """Images per forward pass: at most ``cap``, and at most 2^19 input values (2 MiB of
-    float32; 3 images of 3 x 224 x 224), so that the activations of large images neither
-    exhaust memory nor leave the allocator's reusable range."""
-    per_image = int(np.prod(images.shape[1:]))
-    return int(max(1, min(cap, _BATCH_VALUES // max(per_image, 1))))
-
-
 @torch.no_grad()
 def class_probabilities(model, images, targets, batch_size: int | None = None) -> np.ndarray:
     """Softmax probability of ``targets`` (N,) for ``images`` (N, C, H, W), eval mode, in
@@ -251,19 +237,10 @@ def class_probabilities(model, images, targets, batch_size: int | None = None) -
     return torch.cat(out).cpu().numpy()
 
 
-def _masked(images, heatmaps) -> torch.Tensor:
-    images = _check_images(images)
-    H = torch.as_tensor(np.asarray(heatmaps), dtype=images.dtype)
-    if H.shape != (images.shape[0], *images.shape[2:]):
-        raise EncodingError(f"heatmaps must have shape (N, H, W) = "
-                            f"{(images.shape[0], *images.shape[2:])}, got {tuple(H.shape)}.")
-    return images * H[:, None]
-
-
 def confidence_pair(model, images, heatmaps, targets) -> tuple[np.ndarray, np.ndarray]:
     """``(Y, O)``: the class probability of each image and of the image times its heatmap."""
-    return (class_probabilities(model, images, targets),
-            class_probabilities(model, _masked(images, heatmaps), targets))
+    probe = FaithfulnessProbe(model, images, targets, steps=1)
+    return probe.probabilities, probe.measure({"": heatmaps}, ("confidence",))[""]["confidence"]
 
 
 def average_drop(model, images, heatmaps, targets, pair=None) -> np.ndarray:
@@ -280,17 +257,6 @@ def increase_in_confidence(model, images, heatmaps, targets, pair=None) -> np.nd
     return 100.0 * (O > Y)
 
 
-def _blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    radius = max(1, int(np.ceil(3 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=images.dtype)
-    k = torch.exp(-0.5 * (x / sigma) ** 2)
-    k = k / k.sum()
-    c = images.shape[1]
-    pad = F.pad(images, (radius, radius, radius, radius), mode="replicate")
-    out = F.conv2d(pad, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(out, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
-
 def deletion_curves(model, images, heatmaps, targets, mode: str = "deletion", steps: int = 16,
                     blur_sigma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The RISE curves: fractions ``(steps + 1,)`` and class probabilities ``(N, steps + 1)``.
@@ -298,38 +264,14 @@ def deletion_curves(model, images, heatmaps, targets, mode: str = "deletion", st
     Pixels are ranked by heatmap value (highest first; ties by pixel index). ``"deletion"``
     sets the top fraction of pixels to 0 in every channel; ``"insertion"`` starts from a
     Gaussian-blurred copy (``blur_sigma``, default a tenth of the image side) and puts the
-    top fraction of original pixels back.
+    top fraction of original pixels back. To measure many heatmaps of the same images, use
+    one ``encoding._faithfulness.FaithfulnessProbe``: it runs the images that do not depend
+    on the heatmap once.
     """
     if mode not in ("deletion", "insertion"):
         raise EncodingError(f"mode must be 'deletion' or 'insertion', got {mode!r}.")
-    images = _check_images(images)
-    n, c, h, w = images.shape
-    heat = np.asarray(heatmaps, dtype=float).reshape(n, -1)
-    if heat.shape[1] != h * w:
-        raise EncodingError(f"heatmaps must have shape ({n}, {h}, {w}).")
-    order = np.argsort(-heat, axis=1, kind="stable")
-    fractions = np.linspace(0.0, 1.0, steps + 1)
-    counts = np.round(fractions * h * w).astype(int)
-    sigma = max(h, w) / 10.0 if blur_sigma is None else blur_sigma
-    base = torch.zeros_like(images) if mode == "deletion" else _blur(images, sigma)
-    start, end = (images, base) if mode == "deletion" else (base, images)
-    rank = np.empty_like(order)
-    rank[np.arange(n)[:, None], order] = np.arange(h * w)[None, :]
-    targets = np.broadcast_to(np.asarray(targets, dtype=np.int64), (n,)).copy()
-    # the (steps + 1) perturbed copies of a few images at a time, one forward batch each
-    per = max(1, auto_batch_size(images) // (steps + 1))
-    probs = np.empty((n, steps + 1))
-    for i in range(0, n, per):
-        sl = slice(i, min(n, i + per))
-        m = sl.stop - sl.start
-        # step j of image i: pixels of rank < counts[j] are switched from start to end
-        switched = torch.as_tensor(rank[sl, None, :] < counts[None, :, None])
-        switched = switched.view(m, steps + 1, 1, h, w)
-        batch = torch.where(switched, end[sl, None], start[sl, None]).reshape(-1, c, h, w)
-        t = np.repeat(targets[sl], steps + 1)
-        probs[sl] = class_probabilities(model, batch, t).reshape(
-            m, steps + 1)
-    return fractions, probs
+    probe = FaithfulnessProbe(model, images, targets, steps, blur_sigma)
+    return probe.fractions, probe.measure({"": heatmaps}, (mode,))[""][mode]
 
 
 def deletion_auc(model, images, heatmaps, targets, steps: int = 16) -> np.ndarray:
@@ -346,7 +288,7 @@ def insertion_auc(model, images, heatmaps, targets, steps: int = 16,
 
 
 @torch.no_grad()
-def retained_score(model, layer, images, targets, keep) -> np.ndarray:
+def retained_score(model, layer, images, targets, keep, full=None) -> np.ndarray:
     """Per image ``p_c(only the maps in keep) / p_c(all maps)``.
 
     Parameters
@@ -355,11 +297,14 @@ def retained_score(model, layer, images, targets, keep) -> np.ndarray:
         The explained layer; its output is multiplied by the keep mask.
     keep : (N, K) bool array_like
         Maps kept per image.
+    full : (N,) array_like, optional
+        ``p_c(all maps)`` when it is known (e.g. ``FaithfulnessProbe.probabilities``).
     """
     images = _check_images(images)
     module, _ = resolve_layer(model, layer)
     mask = torch.as_tensor(np.asarray(keep, dtype=np.float32))
-    full = class_probabilities(model, images, targets)
+    full = (class_probabilities(model, images, targets) if full is None
+            else np.asarray(full, dtype=np.float64))
     state = {}
 
     def hook(_m, _i, output):

@@ -70,6 +70,10 @@ LAYOUT: dict[str, tuple[str, str, str]] = {
     "xai/indices": ("(N,)", "index", "positions in the held-out set"),
     "xai/labels": ("(N,)", "class", "true (= predicted) classes"),
     "xai/*/runner_up": ("(N,)", "class", "second most likely class per image"),
+    "xai/*/forward_passes": ("()", "count", "images run through the model's forward pass for "
+                             "these weights (captures included)"),
+    "xai/*/seconds": ("()", "s", "wall time of these weights' explanations, forward passes "
+                      "and statistics"),
     "xai/*/*/heatmaps": ("(N, H, W)", "[0, 1]", "explanation heatmaps (weights/method)"),
     "xai/*/*/channel_vectors": ("(N, K)", "GradCAM weight", "weights of the chosen maps, 0 "
                                 "elsewhere"),

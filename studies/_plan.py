@@ -52,7 +52,7 @@ def _fingerprints(entry, idx: np.ndarray) -> dict:
     from ._fingerprint import images_sha256, weights_sha256
 
     return {"weights_sha256": weights_sha256(entry.model),
-            "images_sha256": images_sha256(entry.test.images[idx],
+            "images_sha256": images_sha256(entry.test.batch(idx),
                                            entry.test.labels.numpy()[idx], idx)}
 
 
@@ -64,8 +64,18 @@ def _xai_instance(entry, idx: np.ndarray, c, prints: dict, device) -> Instance:
          "images": idx.tolist(), "methods": list(c.xai.methods), "n_boot": c.xai.n_boot,
          "n_perm": c.xai.n_perm, "null": c.xai.null, "seed": c.study.seed,
          "max_qubits": c.xai.max_qubits, "device": str(device or "cpu"), **prints},
-        # only the explained images travel to the worker, not the held-out set
-        {"model": entry.model, "data": entry.test.subset(idx), "indices": np.arange(idx.size)})
+        # only the explained images travel to the worker, as pixels at the model's size (a
+        # mapped or file-backed held-out set stays where it is)
+        {"model": entry.model, "data": _explained(entry.test, idx),
+         "indices": np.arange(idx.size)})
+
+
+def _explained(test, idx: np.ndarray):
+    """The images at ``idx`` of ``test``, held in memory."""
+    from encoding import ImageDataset
+
+    chosen = test.subset(idx)
+    return ImageDataset(chosen.images, chosen.labels, test.classes, test.name)
 
 
 def _image_problems(entry, idx: np.ndarray, c, prints: dict) -> list[Instance]:
@@ -75,7 +85,7 @@ def _image_problems(entry, idx: np.ndarray, c, prints: dict) -> list[Instance]:
 
     arch, labels = entry.name, entry.test.labels.numpy()
     # capture() splits large batches itself; the explained layer's maps are small
-    cap = capture(entry.model, entry.test.images[idx], entry.layer, labels[idx])
+    cap = capture(entry.model, entry.test.batch(idx), entry.layer, labels[idx])
     out = []
     for row, i in enumerate(idx):
         for form in c.problems.formulations:

@@ -173,7 +173,7 @@ def _xai(inst: Instance, settings: Settings) -> tuple[dict, dict]:
                       max_qubits=x.max_qubits)
     study.arrays["indices"] = np.asarray(inst.spec["images"])  # positions in the held-out set
     datasets, attrs = study.to_record()
-    datasets["images"] = p["data"].images[p["indices"]].numpy().astype(np.float32)
+    datasets["images"] = p["data"].batch(p["indices"]).numpy().astype(np.float32)
     attrs.update(classes=json.dumps(list(p["data"].classes)), knn_k=k)
     data, out = {}, {}
     _place(data, out, XAI, (datasets, attrs))

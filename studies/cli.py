@@ -216,7 +216,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         idx = np.flatnonzero(labels == cls)[:args.count]
         if idx.size == 0:
             raise UsageError(f"--class {args.cls}: the held-out images hold none of this class.")
-    images = test.images[idx]
+    images = test.batch(idx)
     ex = explain(model, images, layer, methods=args.method)
     with torch.no_grad():
         pred = model(images.to(model_device(model))).argmax(1).cpu().numpy()

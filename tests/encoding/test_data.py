@@ -40,11 +40,40 @@ def test_split_is_stratified_disjoint_and_seeded():
 def test_dataset_rejects_bad_arrays():
     with pytest.raises(DataError, match="4-D"):
         ImageDataset(torch.zeros(3, 8, 8), torch.zeros(3, dtype=torch.int64), ("a",))
-    with pytest.raises(DataError, match="floating point"):
-        ImageDataset(torch.zeros(3, 1, 8, 8, dtype=torch.uint8), torch.zeros(3, dtype=torch.int64),
+    with pytest.raises(DataError, match="uint8 pixels or floating point"):
+        ImageDataset(torch.zeros(3, 1, 8, 8, dtype=torch.int16), torch.zeros(3, dtype=torch.int64),
                      ("a",))
     with pytest.raises(DataError, match="labels must lie"):
         ImageDataset(torch.zeros(3, 1, 8, 8), torch.tensor([0, 1, 2]), ("a", "b"))
+
+
+@given(st.integers(1, 9), st.integers(1, 4), st.sampled_from([None, 5, (3, 7)]),
+       st.integers(0, 2**31 - 1))
+def test_stored_pixels_are_read_at_the_model_size_batch_by_batch(n, batch, size, seed):
+    """uint8 pixels are kept as they are and read as value / 255, resized per batch: the same
+    numbers as resizing the whole float set at once, in any order and batch size."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (n, 2, 6, 4), dtype=np.uint8)
+    labels = torch.as_tensor(rng.integers(0, 3, n))
+    d = ImageDataset(pixels, labels, ("a", "b", "c"), size=size)
+    whole = torch.from_numpy(pixels).float() / 255.0
+    if size is not None:
+        whole = torch.nn.functional.interpolate(
+            whole, size=(size, size) if np.isscalar(size) else size, mode="bilinear",
+            align_corners=False)
+    assert d.stored_bytes == pixels.nbytes
+    assert d.image_shape == tuple(whole.shape[1:])
+    torch.testing.assert_close(d.images, whole, rtol=0, atol=0)
+    order = rng.permutation(n)
+    got = list(d.batches(batch, order))
+    assert [len(x) for x, _ in got] == [len(order[i:i + batch]) for i in range(0, n, batch)]
+    torch.testing.assert_close(torch.cat([x for x, _ in got]), whole[order], rtol=0, atol=0)
+    assert torch.equal(torch.cat([y for _, y in got]), labels[order])
+    sub = d.subset(order[: max(1, n // 2)])
+    torch.testing.assert_close(sub.images, whole[order[: max(1, n // 2)]], rtol=0, atol=0)
+    x, y = d[n - 1]
+    torch.testing.assert_close(x, whole[n - 1], rtol=0, atol=0)
+    assert y == int(labels[n - 1])
 
 
 def _stl10_files(root, split, images, labels):
@@ -65,6 +94,8 @@ def test_stl10_binary_reader(tmp_path):
     np.testing.assert_allclose(d.images.numpy(), images / 255.0, atol=1e-7)
     np.testing.assert_array_equal(d.labels.numpy(), labels)
     assert d.classes[0] == "airplane" and len(d.classes) == 10
+    assert d.stored_bytes == 0  # mapped from the file, read where indexed
+    np.testing.assert_allclose(d.batch([2, 0]).numpy(), images[[2, 0]] / 255.0, atol=1e-7)
     assert load_stl10(tmp_path, "test", limit=2, size=32).images.shape == (2, 3, 32, 32)
 
 
@@ -127,6 +158,16 @@ def test_image_folder_reader(tmp_path):
     np.testing.assert_allclose(d.images[2].permute(1, 2, 0).numpy(), pixels[("cat", 0)] / 255.0,
                                atol=1e-6)
     assert load_image_folder(tmp_path, size=4, mode="L").images.shape == (4, 1, 4, 4)
+    # file-backed: the names are held, pixels decoded when read, by worker processes too
+    assert d.stored_bytes == 0
+    for workers in (0, 1):
+        got = list(d.batches(3, [3, 1, 2, 0], workers=workers))
+        torch.testing.assert_close(torch.cat([x for x, _ in got]), d.images[[3, 1, 2, 0]],
+                                   rtol=0, atol=0)
+        assert torch.cat([y for _, y in got]).tolist() == [1, 0, 1, 0]
+    (tmp_path / "ant" / "x.png").write_bytes(b"truncated")
+    with pytest.raises(DataError, match=r"cannot read image .*x\.png"):
+        load_image_folder(tmp_path, size=6)
     with pytest.raises(DataError, match="one sub-folder per class"):
         load_image_folder(tmp_path / "missing", size=4)
 
@@ -213,7 +254,7 @@ def test_a_float_image_in_the_unit_interval_is_taken_as_it_is_and_beyond_it_refu
     np.testing.assert_array_equal(data.images[data.labels == 0][0, 0].numpy(), values)
     Image.fromarray(values * 3, "F").save(root / "a" / "x.tif")
     with pytest.raises(DataError, match=r"x\.tif.*mode 'F'.*values 0\.\.3"):
-        load_image_folder(root, mode="L")
+        load_image_folder(root, mode="L").images  # decoded, and refused, when read
 
 
 def test_a_palette_image_with_a_transparent_index_reads_that_index_as_black(tmp_path):

@@ -13,6 +13,7 @@ from torch import nn
 
 from encoding import EncodingError, GapNet, capture
 from encoding import metrics as M
+from encoding import _allocator
 
 
 def test_bhattacharyya_by_hand():
@@ -170,7 +171,7 @@ def test_metrics_of_large_images_go_through_in_batches_with_the_same_numbers(mon
     keep = np.random.default_rng(0).random((7, 5)) < 0.5
     whole = [M.deletion_auc(model, x, heat, t), M.insertion_auc(model, x, heat, t),
              M.retained_score(model, "reduce", x, t, keep), M.class_probabilities(model, x, t)]
-    monkeypatch.setattr(M, "_BATCH_VALUES", 3 * 64)  # three 8 x 8 images per forward pass
+    monkeypatch.setattr(_allocator, "_BATCH_VALUES", 3 * 64)  # three 8 x 8 images per pass
     assert M.auto_batch_size(x) == 3
     calls = []
     handle = model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
@@ -179,6 +180,56 @@ def test_metrics_of_large_images_go_through_in_batches_with_the_same_numbers(mon
                  M.retained_score(model, "reduce", x, t, keep), M.class_probabilities(model, x, t)]
     finally:
         handle.remove()
-    assert max(calls) <= 17  # one image's 17 deletion steps at most, never the whole batch
+    assert max(calls) <= 3  # perturbed images in batches of three, never the whole set
     for a, b in zip(whole, parts):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+def _probability(model, x, target):
+    with torch.no_grad():
+        return float(torch.softmax(model(x[None]).double(), 1)[0, target])
+
+
+@given(st.integers(0, 2**31 - 1), st.integers(1, 5))
+def test_the_probe_shares_forward_passes_and_gives_each_curve_point_by_definition(seed, steps):
+    """Every point of every curve equals the class probability of the perturbed image built
+    by hand; images that do not depend on the heatmap, and equal heatmaps of one image, are
+    run once."""
+    from encoding._faithfulness import FaithfulnessProbe, blur
+
+    torch.manual_seed(seed % 1000)
+    model = GapNet(n_maps=3).eval()
+    rng = np.random.default_rng(seed)
+    n = 3
+    x = torch.as_tensor(rng.random((n, 1, 8, 8)), dtype=torch.float32)
+    t = rng.integers(0, 10, n)
+    a = rng.random((n, 8, 8)).round(1)  # ties: broken by pixel index
+    b = a.copy()
+    b[1] = rng.random((8, 8))  # image 1 differs, images 0 and 2 equal between a and b
+    calls = []
+    handle = model.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    try:
+        probe = FaithfulnessProbe(model, x, t, steps=steps, blur_sigma=1.0)
+        got = probe.measure({"a": a, "b": b})
+    finally:
+        handle.remove()
+    distinct = n + 1
+    assert sum(calls) == probe.forward_passes == n + n + 1 + distinct * (1 + 2 * (steps - 1))
+    blurred = blur(x, 1.0)
+    counts = np.round(np.linspace(0, 1, steps + 1) * 64).astype(int)
+    for name, heat in (("a", a), ("b", b)):
+        for i in range(n):
+            order = sorted(range(64), key=lambda p: (-heat[i].ravel()[p], p))
+            assert got[name]["confidence"][i] == pytest.approx(
+                _probability(model, x[i] * torch.as_tensor(heat[i], dtype=torch.float32), t[i]),
+                rel=1e-5)
+            for j, c in enumerate(counts):
+                top = torch.zeros(64, dtype=torch.bool)
+                top[order[:c]] = True
+                top = top.view(8, 8)
+                deleted = torch.where(top, torch.zeros_like(x[i]), x[i])
+                inserted = torch.where(top, x[i], blurred[i])
+                assert got[name]["deletion"][i, j] == pytest.approx(
+                    _probability(model, deleted, t[i]), rel=1e-5)
+                assert got[name]["insertion"][i, j] == pytest.approx(
+                    _probability(model, inserted, t[i]), rel=1e-5)

@@ -64,3 +64,34 @@ def test_study_table_and_arrays(held_out):
     assert "trained/gradcam/selections" not in st.arrays
     assert "re-initialised/random-m/channel_vectors" in st.arrays
     assert "silhouette" in st.format_table()
+
+
+def test_shared_forward_passes_give_each_metric_as_its_own_function_does(held_out):
+    """The study runs the images every method has in common once; its numbers equal each
+    metric function called on its own, and it records the passes it made."""
+    from encoding import metrics as M
+
+    model, test = held_out
+    idx = select_correct(model, test, n_per_class=2, seed=3)
+    calls = []
+    handle = model.register_forward_pre_hook(lambda m, a: calls.append(a[0].shape[0]))
+    try:
+        st = xai_study(model, test, indices=idx, null=False, n_boot=5, n_perm=5, k=1,
+                       steps=4, progress=False, methods=("qubo-paper", "gradcam", "top-m gradcam"))
+    finally:
+        handle.remove()
+    assert st.arrays["trained/forward_passes"] == sum(calls)
+    assert st.arrays["trained/seconds"] > 0
+    x, labels = test.batch(idx), test.labels[idx].numpy()
+    value = {(r["method"], r["metric"]): r["value"] for r in st.table}
+    for method in ("qubo-paper", "gradcam", "top-m gradcam"):
+        heat = st.arrays[f"trained/{method}/heatmaps"]
+        for metric, want in (
+                ("deletion AUC", M.deletion_auc(model, x, heat, labels, steps=4)),
+                ("insertion AUC", M.insertion_auc(model, x, heat, labels, steps=4)),
+                ("average drop %", M.average_drop(model, x, heat, labels))):
+            assert value[(method, metric)] == pytest.approx(np.nanmean(want), rel=1e-5, abs=1e-9)
+        if method != "gradcam":
+            keep = st.arrays[f"trained/{method}/selections"]
+            assert value[(method, "retained score")] == pytest.approx(
+                M.retained_score(model, "reduce", x, labels, keep).mean(), rel=1e-5)

@@ -160,7 +160,7 @@ def _cases(tmp_path: Path, capsys, cache: Path, monkeypatch):
         for name in ("a", "b"):
             (t / "imgs" / name).mkdir(parents=True)
             Image.fromarray(np.full((4, 4), 2.0, np.float32), "F").save(t / "imgs" / name / "x.tif")
-        return _api(lambda: load_image_folder(t / "imgs", mode="L"))
+        return _api(lambda: load_image_folder(t / "imgs", mode="L").images)
 
     def nan_scores():
         import torch
