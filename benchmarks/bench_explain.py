@@ -13,10 +13,29 @@ run); QuboCAM (paper formulation, exact solver) per image; and one training epoc
 head with the frozen backbone's maps cached (computed once, timed apart) against recomputing
 the backbone every epoch.
 
-Writes ``benchmarks/results/explain.json`` (or ``explain_resnet224.json``).
+``--case xai224``: the XAI study's throughput at 224 px on the same network: its forward
+passes per second (``forward_passes`` / ``seconds`` as the study records them, every method,
+the trained weights) against the plain ``model(x)`` throughput of the model as given
+(``torch.inference_mode``, the study's batch size, same run), with the study's user and kernel
+(sys) CPU time.
 
-Run: ``python benchmarks/bench_explain.py [--images 200] [--model PaperNet|GapNet]`` or
-``python benchmarks/bench_explain.py --case resnet224 [--images 16] [--train-images 128]``.
+``--case paper-stl10``: the shipped ``paper-stl10`` study end to end (``qaxai run``, its own
+LocalCluster) on full-size synthetic STL-10 files (5000 training and 8000 test images of
+96 x 96, class-tinted noise, so that a head on a random backbone learns them) and a random
+ResNet-18 state_dict: wall time, the XAI study's forward passes, and peak memory of the
+client (data, training, planning) and of the largest worker.
+
+``--case folder224``: planning a study on an image folder of ``--files`` PNGs at 224 px (a
+small built-in model trained one epoch): the peak memory of the process, beside what the
+images would take as one float32 tensor.
+
+Writes ``benchmarks/results/explain.json`` (or ``explain_<case>.json``).
+
+Run: ``python benchmarks/bench_explain.py [--images 200] [--model PaperNet|GapNet]``,
+``python benchmarks/bench_explain.py --case resnet224 [--images 16] [--train-images 128]``,
+``python benchmarks/bench_explain.py --case xai224 [--images 20]``,
+``python benchmarks/bench_explain.py --case folder224 [--files 3000]`` or
+``python benchmarks/bench_explain.py --case paper-stl10 [--per-class 20]``.
 """
 
 from __future__ import annotations
@@ -24,6 +43,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
+import threading
 import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -107,9 +128,201 @@ def _resnet224(args) -> dict:
     return out
 
 
+def _paper_net():
+    from encoding import PaperNet
+
+    torch.manual_seed(0)
+    model = PaperNet(backbone="resnet18", in_channels=3, image_size=224, n_maps=16,
+                     mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]).eval()
+    return model.requires_grad_(False)
+
+
+def _cpu_times() -> tuple[float, float]:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime, r.ru_stime
+
+
+def _xai224(args) -> dict:
+    import numpy as np
+
+    from encoding import ImageDataset, xai_study
+    from encoding._allocator import auto_batch_size, hold_freed_memory
+
+    model = _paper_net()
+    n = args.images
+    x = torch.rand(n, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    data = ImageDataset(x, torch.arange(n) % 2, ("a", "b"))
+    u0, s0 = _cpu_times()
+    study = xai_study(model, data, indices=np.arange(n), null=False, progress=False, k=1)
+    u1, s1 = _cpu_times()
+    passes = int(study.arrays["trained/forward_passes"])
+    seconds = float(study.arrays["trained/seconds"])
+    hold_freed_memory()  # as in the study
+    batch = auto_batch_size(x)
+    xb = x[:1].repeat(batch, 1, 1, 1)
+    with torch.inference_mode():
+        model(xb)
+        reps = max(3, 200 // batch)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            model(xb)
+        plain = reps * batch / (time.perf_counter() - t0)
+    out = {"case": "xai224", "images": n, "batch": batch, "forward_passes": passes,
+           "seconds": seconds, "passes_per_s": passes / seconds, "plain_images_per_s": plain,
+           "ratio": passes / seconds / plain, "user_s": u1 - u0, "sys_s": s1 - s0,
+           "sys_fraction": (s1 - s0) / max(u1 - u0 + s1 - s0, 1e-9)}
+    print(f"plain model(x), batch {batch}: {plain:.1f} images/s")
+    print(f"XAI study, {n} images, trained weights: {passes} forward passes in {seconds:.1f} s = "
+          f"{passes / seconds:.1f}/s, ratio {out['ratio']:.2f}; CPU user {u1 - u0:.1f} s, "
+          f"sys {s1 - s0:.1f} s ({out['sys_fraction']:.1%})")
+    return out
+
+
+def _synthetic_stl10(root, seed: int = 0) -> None:
+    """STL-10's binary layout, full size: class-tinted noise, labels 1..10."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    tints = rng.integers(40, 216, (10, 3))
+    for split, count in (("train", 5000), ("test", 8000)):
+        labels = np.arange(count) % 10
+        with open(root / f"{split}_X.bin", "wb") as f:
+            for start in range(0, count, 500):
+                lab = labels[start:start + 500]
+                noise = rng.integers(-40, 41, (lab.size, 3, 96, 96))
+                f.write(np.clip(tints[lab][:, :, None, None] + noise, 0, 255)
+                        .astype(np.uint8).tobytes())
+        (labels + 1).astype(np.uint8).tofile(root / f"{split}_y.bin")
+
+
+def _watch_children(peaks: dict, stop) -> None:
+    """Largest resident set of each child process (the cluster's workers), polled."""
+    import psutil
+
+    me = psutil.Process()
+    while not stop.wait(0.5):
+        for child in me.children(recursive=True):
+            try:
+                peaks[child.pid] = max(peaks.get(child.pid, 0), child.memory_info().rss)
+            except psutil.Error:
+                pass
+
+
+def _paper_stl10(args) -> dict:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import h5py
+
+    from encoding import ResNet18
+    from studies import load_config, run_study
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _synthetic_stl10(tmp)
+        torch.manual_seed(0)
+        torch.save(ResNet18().state_dict(), tmp / "resnet18.pth")
+        config = load_config("builtin:paper-stl10", overrides=[
+            f"data.path={str(tmp)!r}", f"model.weights={str(tmp / 'resnet18.pth')!r}",
+            f"images.per_class={args.per_class}", f"study.out={str(tmp / 'study.h5')!r}"])
+        peaks, stop = {}, threading.Event()
+        watcher = threading.Thread(target=_watch_children, args=(peaks, stop), daemon=True)
+        watcher.start()
+        t0 = time.perf_counter()
+        summary = run_study(config, progress=False, device="cpu")
+        wall = time.perf_counter() - t0
+        stop.set()
+        watcher.join()
+        client_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        worker_gb = max(peaks.values(), default=0) / 2**30
+        with h5py.File(tmp / "study.h5", "r") as f:
+            xai = next(g for g in f["instances"].values() if g.attrs["kind"] == "xai")
+            passes = {w: int(xai[f"xai/{w}/forward_passes"][()])
+                      for w in ("trained", "re-initialised") if f"xai/{w}" in xai}
+            xai_s = {w: float(xai[f"xai/{w}/seconds"][()]) for w in passes}
+            accuracy = json.loads(xai.attrs["spec"])["model"].get("test_accuracy")
+            problems = sum(1 for g in f["instances"].values() if g.attrs["kind"] == "problem")
+    out = {"case": "paper-stl10", "per_class": args.per_class, "wall_s": wall,
+           "instances": summary.done if hasattr(summary, "done") else None,
+           "problems": problems, "forward_passes": sum(passes.values()),
+           "xai_s": sum(xai_s.values()), "client_peak_gb": client_gb,
+           "worker_peak_gb": worker_gb, "test_accuracy": accuracy}
+    print(f"paper-stl10, per_class {args.per_class}: wall {wall:.0f} s; XAI {out['xai_s']:.0f} s "
+          f"for {out['forward_passes']} forward passes; {problems} problems; peak memory "
+          f"client {client_gb:.2f} GB, largest worker {worker_gb:.2f} GB; head accuracy "
+          f"{accuracy}")
+    return out
+
+
+def _folder224(args) -> dict:
+    """Plan a study on an image folder of ``args.files`` PNGs at 224 px; peak memory."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from studies import load_config
+    from studies._plan import plan
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "images"
+        rng = np.random.default_rng(0)
+        tints = rng.integers(40, 216, (10, 3))
+        for i in range(args.files):
+            c = i % 10
+            (root / f"class{c}").mkdir(parents=True, exist_ok=True)
+            pixels = np.clip(tints[c] + rng.integers(-40, 41, (224, 224, 3)), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(root / f"class{c}" / f"{i}.png",
+                                                          compress_level=1)
+        config = load_config("folder224.toml", text=f"""
+[study]
+name = "folder224"
+out = {str(Path(tmp) / 'study.h5')!r}
+[data]
+source = "folder"
+path = {str(root)!r}
+size = 224
+[model]
+architectures = ["PaperNet"]
+backbone = "digits-conv"
+[train]
+epochs = 1
+[images]
+per_class = 20
+[problems]
+formulations = ["paper"]
+qubits = [12]
+[spectral]
+max_qubits = 12
+[dynamics]
+max_qubits = 12
+T = [10.0]
+""")
+        t0 = time.perf_counter()
+        instances = plan(config, progress=False, device="cpu")
+        seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    as_float = args.files * 3 * 224 * 224 * 4 / 2**30
+    out = {"case": "folder224", "files": args.files, "instances": len(instances),
+           "seconds": seconds, "peak_gb": peak, "after_imports_gb": base,
+           "float32_split_gb": as_float}
+    print(f"planned {len(instances)} instances from {args.files} PNGs at 224 px in "
+          f"{seconds:.0f} s: peak memory {peak:.2f} GB ({base:.2f} GB after imports); the "
+          f"images as float32 would take {as_float:.2f} GB")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--case", choices=["digits", "resnet224"], default="digits")
+    ap.add_argument("--case", choices=["digits", "resnet224", "xai224", "paper-stl10",
+                                       "folder224"],
+                    default="digits")
+    ap.add_argument("--files", type=int, default=3000, help="image files (folder224)")
+    ap.add_argument("--per-class", type=int, default=20,
+                    help="images explained per class (paper-stl10)")
     ap.add_argument("--images", type=int, default=None,
                     help="images explained (default 200 digits, 16 at 224 px)")
     ap.add_argument("--train-images", type=int, default=128,
@@ -121,6 +334,53 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch threads {torch.get_num_threads()}")
+    if args.case == "xai224":
+        args.images = args.images or 20
+        r = _xai224(args)
+        write_result(
+            "explain_xai224", title="The XAI study's forward passes at 224 px",
+            what=f"The XAI study (every method, trained weights, {r['images']} random images) on "
+                 "PaperNet with a ResNet-18 backbone to layer3 (random weights) at 224 × 224: "
+                 "forward passes per second as the study records them, and its CPU time.",
+            baseline=f"plain `model(x)` of the model as given under `torch.inference_mode`, "
+                     f"batch {r['batch']} (the study's), same run",
+            columns=[("forward_passes", "forward passes"), ("seconds", "study (s)"),
+                     ("passes_per_s", "passes/s"), ("plain_images_per_s", "plain images/s"),
+                     ("ratio", "passes/s / plain"), ("user_s", "user CPU (s)"),
+                     ("sys_s", "sys CPU (s)"), ("sys_fraction", "sys / CPU")],
+            rows=[r], path=args.json)
+        return
+    if args.case == "folder224":
+        r = _folder224(args)
+        write_result(
+            "explain_folder224", title="Planning a study on an image folder at 224 px",
+            what=f"Planning (`studies` plan: reading the folder, training PaperNet on the "
+                 f"digits-conv backbone for one epoch, the held-out predictions, the explained "
+                 f"images' captures and problems) on {r['files']} PNG files of 224 × 224 in 10 "
+                 "class folders; peak resident memory of the process.",
+            baseline="none: the size the images would take as one float32 tensor is shown "
+                     "beside it",
+            columns=[("files", "files"), ("instances", "instances"), ("seconds", "plan (s)"),
+                     ("after_imports_gb", "after imports (GB)"), ("peak_gb", "peak (GB)"),
+                     ("float32_split_gb", "the images as float32 (GB)")],
+            rows=[r], path=args.json)
+        return
+    if args.case == "paper-stl10":
+        r = _paper_stl10(args)
+        write_result(
+            "explain_paper_stl10", title="The paper's setting end to end: paper-stl10",
+            what=f"`qaxai run builtin:paper-stl10` at per_class = {r['per_class']} on full-size "
+                 "synthetic STL-10 files (5000 + 8000 images of 96 × 96) with a random ResNet-18 "
+                 "state_dict, on a LocalCluster of this machine: training, planning, every "
+                 "problem and the XAI study with its null.",
+            baseline="none: the wall time against the plain-forward bound of its passes is in "
+                     "the XAI row above",
+            columns=[("per_class", "per class"), ("wall_s", "wall (s)"),
+                     ("problems", "problems"), ("forward_passes", "XAI forward passes"),
+                     ("xai_s", "XAI (s)"), ("client_peak_gb", "client peak (GB)"),
+                     ("worker_peak_gb", "largest worker peak (GB)")],
+            rows=[r], path=args.json)
+        return
     if args.case == "resnet224":
         args.images = args.images or 16
         r = _resnet224(args)

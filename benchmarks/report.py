@@ -19,7 +19,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["spectral", "min_gap", "matvec_traffic", "gpu", "dynamics", "encoding", "explain",
-         "explain_resnet224", "runner", "studies", "paper_stl10"]
+         "explain_resnet224", "explain_xai224", "explain_paper_stl10",
+         "explain_folder224", "runner", "studies"]
 #: sections that stand in for a benchmark whose result file does not exist yet
 PENDING = {
     "gpu": ("The torch backend on a GPU",

@@ -124,7 +124,12 @@ def _resize(images: torch.Tensor, size) -> torch.Tensor:
 
 
 def default_workers() -> int:
-    """Decoding processes for file-backed images: one core is left to the model."""
+    """Decoding processes for file-backed images: one core is left to the model; none in a
+    daemonic process (a Dask worker's), which may not start processes of its own."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return 0
     return int(min(4, max(0, (os.cpu_count() or 1) - 1)))
 
 
@@ -269,18 +274,6 @@ def split_indices(labels: np.ndarray, test_fraction: float, seed: int
     train, test = train_test_split(np.arange(len(labels)), test_size=test_fraction,
                                    random_state=seed, stratify=labels)
     return np.sort(train), np.sort(test)
-
-
-def resize_images(images: torch.Tensor, size: int | tuple[int, int] | None) -> torch.Tensor:
-    """Bilinear resize of ``(N, C, H, W)`` images (``align_corners=False``); None: unchanged."""
-    if size is None:
-        return images
-    size = (int(size), int(size)) if np.isscalar(size) else tuple(int(x) for x in size)
-    if len(size) != 2 or min(size) < 1:
-        raise DataError(f"size must be a positive int or (height, width), got {size!r}.")
-    if tuple(images.shape[-2:]) == size:
-        return images
-    return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
 
 
 def load_digits_dataset(size: int | tuple[int, int] | None = None) -> ImageDataset:

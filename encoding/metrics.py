@@ -44,7 +44,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.integrate import trapezoid
 from scipy.stats import spearmanr
 
