@@ -26,8 +26,8 @@ ResNet-18 state_dict: wall time, the XAI study's forward passes, and peak memory
 client (data, training, planning) and of the largest worker.
 
 ``--case folder224``: planning a study on an image folder of ``--files`` PNGs at 224 px (a
-small built-in model trained one epoch): the peak memory of the process, beside what the
-images would take as one float32 tensor.
+user's small CNN, trained on the streamed folder first): the peak memory of the planning
+process, beside what the images would take as one float32 tensor.
 
 Writes ``benchmarks/results/explain.json`` (or ``explain_<case>.json``).
 
@@ -170,7 +170,8 @@ def _xai224(args) -> dict:
     out = {"case": "xai224", "images": n, "batch": batch, "forward_passes": passes,
            "seconds": seconds, "passes_per_s": passes / seconds, "plain_images_per_s": plain,
            "ratio": passes / seconds / plain, "user_s": u1 - u0, "sys_s": s1 - s0,
-           "sys_fraction": (s1 - s0) / max(u1 - u0 + s1 - s0, 1e-9)}
+           "sys_fraction": (s1 - s0) / max(u1 - u0 + s1 - s0, 1e-9),
+           "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
     print(f"plain model(x), batch {batch}: {plain:.1f} images/s")
     print(f"XAI study, {n} images, trained weights: {passes} forward passes in {seconds:.1f} s = "
           f"{passes / seconds:.1f}/s, ratio {out['ratio']:.2f}; CPU user {u1 - u0:.1f} s, "
@@ -255,20 +256,35 @@ def _paper_stl10(args) -> dict:
     return out
 
 
+_TINTNET = """
+from torch import nn
+
+
+def build():
+    # a user's small CNN: 32 maps of 28 x 28 at 224 px, global average pooling, a linear head
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 5, stride=4, padding=2), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+"""
+
+
 def _folder224(args) -> dict:
-    """Plan a study on an image folder of ``args.files`` PNGs at 224 px; peak memory."""
+    """Plan a study on an image folder of ``args.files`` PNGs at 224 px (a user's model,
+    trained here on the streamed folder first); the planning process's peak memory."""
+    import subprocess
+    import sys
     import tempfile
     from pathlib import Path
 
     import numpy as np
     from PIL import Image
 
-    from studies import load_config
-    from studies._plan import plan
+    from encoding import load_image_folder, train
 
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "images"
+        tmp = Path(tmp)
+        root = tmp / "images"
         rng = np.random.default_rng(0)
         tints = rng.integers(40, 216, (10, 3))
         for i in range(args.files):
@@ -277,19 +293,27 @@ def _folder224(args) -> dict:
             pixels = np.clip(tints[c] + rng.integers(-40, 41, (224, 224, 3)), 0, 255)
             Image.fromarray(pixels.astype(np.uint8)).save(root / f"class{c}" / f"{i}.png",
                                                           compress_level=1)
-        config = load_config("folder224.toml", text=f"""
+        (tmp / "tintnet.py").write_text(_TINTNET)
+        sys.path.insert(0, str(tmp))
+        import tintnet
+
+        torch.manual_seed(0)
+        model = tintnet.build()
+        fit = train(model, load_image_folder(root, size=224), epochs=2, batch_size=32, lr=1e-2,
+                    progress=False, cache_features=False)
+        torch.save(model.state_dict(), tmp / "tintnet.pt")
+        (tmp / "study.toml").write_text(f"""
 [study]
 name = "folder224"
-out = {str(Path(tmp) / 'study.h5')!r}
+out = {str(tmp / 'study.h5')!r}
 [data]
 source = "folder"
 path = {str(root)!r}
 size = 224
 [model]
-architectures = ["PaperNet"]
-backbone = "digits-conv"
-[train]
-epochs = 1
+factory = "tintnet:build"
+checkpoint = {str(tmp / 'tintnet.pt')!r}
+layer = "2"
 [images]
 per_class = 20
 [problems]
@@ -301,17 +325,25 @@ max_qubits = 12
 max_qubits = 12
 T = [10.0]
 """)
-        t0 = time.perf_counter()
-        instances = plan(config, progress=False, device="cpu")
-        seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        script = ("import resource, sys, time; from studies import load_config; "
+                  "from studies._plan import plan; t = time.perf_counter(); "
+                  f"n = len(plan(load_config({str(tmp / 'study.toml')!r}), progress=False, "
+                  "device='cpu')); print(n, time.perf_counter() - t, "
+                  "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)")
+        base = subprocess.run([sys.executable, "-c", "import resource, studies, encoding, torch; "
+                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss "
+                               "/ 2**20)"], capture_output=True, text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              check=True, cwd=tmp)
+    count, seconds, peak = done.stdout.split()[-3:]
     as_float = args.files * 3 * 224 * 224 * 4 / 2**30
-    out = {"case": "folder224", "files": args.files, "instances": len(instances),
-           "seconds": seconds, "peak_gb": peak, "after_imports_gb": base,
-           "float32_split_gb": as_float}
-    print(f"planned {len(instances)} instances from {args.files} PNGs at 224 px in "
-          f"{seconds:.0f} s: peak memory {peak:.2f} GB ({base:.2f} GB after imports); the "
-          f"images as float32 would take {as_float:.2f} GB")
+    out = {"case": "folder224", "files": args.files, "instances": int(count),
+           "seconds": float(seconds), "peak_gb": float(peak),
+           "after_imports_gb": float(base.stdout.split()[-1]), "float32_split_gb": as_float,
+           "train_accuracy": fit.history[-1]["train_accuracy"]}
+    print(f"planned {count} instances from {args.files} PNGs at 224 px in {float(seconds):.0f} s:"
+          f" peak memory {float(peak):.2f} GB ({out['after_imports_gb']:.2f} GB after imports); "
+          f"the images as float32 would take {as_float:.2f} GB")
     return out
 
 
@@ -347,17 +379,19 @@ def main() -> None:
             columns=[("forward_passes", "forward passes"), ("seconds", "study (s)"),
                      ("passes_per_s", "passes/s"), ("plain_images_per_s", "plain images/s"),
                      ("ratio", "passes/s / plain"), ("user_s", "user CPU (s)"),
-                     ("sys_s", "sys CPU (s)"), ("sys_fraction", "sys / CPU")],
+                     ("sys_s", "sys CPU (s)"), ("sys_fraction", "sys / CPU"),
+                     ("peak_gb", "peak memory (GB)")],
             rows=[r], path=args.json)
         return
     if args.case == "folder224":
         r = _folder224(args)
         write_result(
             "explain_folder224", title="Planning a study on an image folder at 224 px",
-            what=f"Planning (`studies` plan: reading the folder, training PaperNet on the "
-                 f"digits-conv backbone for one epoch, the held-out predictions, the explained "
-                 f"images' captures and problems) on {r['files']} PNG files of 224 × 224 in 10 "
-                 "class folders; peak resident memory of the process.",
+            what=f"Planning a study (reading the folder, the held-out predictions, the "
+                 f"explained images' captures, fingerprints and problems) of a user's model (a "
+                 f"small CNN given by `[model] factory` and a checkpoint trained on the streamed "
+                 f"folder first) on {r['files']} PNG files of 224 × 224 in 10 class folders: "
+                 "peak resident memory of the planning process.",
             baseline="none: the size the images would take as one float32 tensor is shown "
                      "beside it",
             columns=[("files", "files"), ("instances", "instances"), ("seconds", "plan (s)"),

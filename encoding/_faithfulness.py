@@ -125,7 +125,9 @@ class FaithfulnessProbe:
     # -- the perturbed images of many heatmaps ------------------------------------------------
     def _check(self, heatmaps) -> np.ndarray:
         n, _, h, w = self.images.shape
-        heat = np.asarray(heatmaps, dtype=np.float64)
+        heat = np.asarray(heatmaps)  # float32 heatmaps stay float32: the same ranks
+        if not np.issubdtype(heat.dtype, np.floating):
+            heat = heat.astype(np.float64)
         if heat.shape != (n, h, w):
             raise EncodingError(f"heatmaps must have shape (N, H, W) = {(n, h, w)}, got "
                                 f"{heat.shape}.")

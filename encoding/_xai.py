@@ -366,7 +366,8 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
             faith = probe.measure({method: ex[method].heatmaps for method in methods})
             for method in methods:
                 e = ex[method]
-                study.arrays[f"{name}/{method}/heatmaps"] = e.heatmaps.astype(np.float32)
+                study.arrays[f"{name}/{method}/heatmaps"] = e.heatmaps.astype(np.float32,
+                                                                               copy=False)
                 study.arrays[f"{name}/{method}/channel_vectors"] = e.channel_vectors
                 if e.selections is not None:
                     study.arrays[f"{name}/{method}/selections"] = e.selections
@@ -377,6 +378,7 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
                                          images, targets, n_boot, n_perm, k, probe,
                                          faith[method], seed, study.arrays))
                 bar.update()
+            del ex, ex_r, faith  # before the next weights' explanations are made
         finally:
             counter.remove()
         study.arrays[f"{name}/forward_passes"] = np.int64(passes[0])

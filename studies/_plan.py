@@ -47,16 +47,15 @@ def instance_seed(study_seed: int, instance_id: str) -> int:
     return (zlib.crc32(instance_id.encode()) ^ (study_seed * 2654435761)) % (2**31 - 1)
 
 
-def _fingerprints(entry, idx: np.ndarray) -> dict:
+def _fingerprints(entry, idx: np.ndarray, explained) -> dict:
     """What every instance of one model records of its inputs (compared on resume)."""
     from ._fingerprint import images_sha256, weights_sha256
 
     return {"weights_sha256": weights_sha256(entry.model),
-            "images_sha256": images_sha256(entry.test.batch(idx),
-                                           entry.test.labels.numpy()[idx], idx)}
+            "images_sha256": images_sha256(explained.images, explained.labels.numpy(), idx)}
 
 
-def _xai_instance(entry, idx: np.ndarray, c, prints: dict, device) -> Instance:
+def _xai_instance(entry, idx: np.ndarray, c, prints: dict, device, explained) -> Instance:
     """One model's explanations of its chosen held-out images, on ``device``."""
     return Instance(
         f"xai-{entry.name}", "xai",
@@ -66,26 +65,26 @@ def _xai_instance(entry, idx: np.ndarray, c, prints: dict, device) -> Instance:
          "max_qubits": c.xai.max_qubits, "device": str(device or "cpu"), **prints},
         # only the explained images travel to the worker, as pixels at the model's size (a
         # mapped or file-backed held-out set stays where it is)
-        {"model": entry.model, "data": _explained(entry.test, idx),
-         "indices": np.arange(idx.size)})
+        {"model": entry.model, "data": explained, "indices": np.arange(idx.size)})
 
 
 def _explained(test, idx: np.ndarray):
-    """The images at ``idx`` of ``test``, held in memory."""
+    """The images at ``idx`` of ``test``, held in memory at the model's size (made once per
+    model: fingerprints, captures and the XAI task share them)."""
     from encoding import ImageDataset
 
     chosen = test.subset(idx)
     return ImageDataset(chosen.images, chosen.labels, test.classes, test.name)
 
 
-def _image_problems(entry, idx: np.ndarray, c, prints: dict) -> list[Instance]:
+def _image_problems(entry, idx: np.ndarray, c, prints: dict, explained) -> list[Instance]:
     """The selection problems of each chosen image: by image, formulation, then qubit cap
     (a larger cap with the same candidates is the same problem, kept once)."""
     from encoding import SelectionQubo, capture
 
     arch, labels = entry.name, entry.test.labels.numpy()
     # capture() splits large batches itself; the explained layer's maps are small
-    cap = capture(entry.model, entry.test.batch(idx), entry.layer, labels[idx])
+    cap = capture(entry.model, explained.images, entry.layer, labels[idx])
     out = []
     for row, i in enumerate(idx):
         for form in c.problems.formulations:
@@ -215,11 +214,12 @@ def plan(config: StudyConfig, *, progress: bool = True, device=None) -> list[Ins
         if idx.size == 0:
             raise ConfigError(f"{entry.name}: no correctly classified held-out image in the "
                               f"classes {list(c.images.classes)}.")
-        prints = _fingerprints(entry, idx)
+        explained = _explained(entry.test, idx)
+        prints = _fingerprints(entry, idx, explained)
         if c.xai.enabled:
-            instances.append(_xai_instance(entry, idx, c, prints, device))
+            instances.append(_xai_instance(entry, idx, c, prints, device, explained))
         if c.problems.formulations:
-            instances.extend(_image_problems(entry, idx, c, prints))
+            instances.extend(_image_problems(entry, idx, c, prints, explained))
     instances.extend(_random_problems(c))
     instances = _with_scales(instances, c.problems.scales)
     _check_reach(config, instances)
