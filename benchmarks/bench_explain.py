@@ -407,8 +407,8 @@ def main() -> None:
                  "synthetic STL-10 files (5000 + 8000 images of 96 × 96) with a random ResNet-18 "
                  "state_dict, on a LocalCluster of this machine: training, planning, every "
                  "problem and the XAI study with its null.",
-            baseline="none: the wall time against the plain-forward bound of its passes is in "
-                     "the XAI row above",
+            baseline="none in this run; `--case xai224` measures plain `model(x)` of the same "
+                     "network, whose rate bounds the XAI forward passes",
             columns=[("per_class", "per class"), ("wall_s", "wall (s)"),
                      ("problems", "problems"), ("forward_passes", "XAI forward passes"),
                      ("xai_s", "XAI (s)"), ("client_peak_gb", "client peak (GB)"),
