@@ -18,7 +18,7 @@ from ._device import model_device, resolve_device
 from ._data import ImageDataset, load_digits_dataset
 from ._exact import ExactGroundStateSolver
 from ._ground import GroundStateSolver
-from ._loaders import load_image_folder, load_mnist, load_stl10
+from ._loaders import load_image_folder, load_mnist, load_stl10, missing_data_files
 from ._factory import check_classifier, model_from_factory
 from ._models import GapNet, InputNormalization, PaperNet, build_model
 from ._resnet import ResNet18, ResNet18Features, load_resnet18_state_dict
@@ -28,17 +28,19 @@ from ._scores import redundancy, relevance
 from ._selection import CandidatesTruncatedWarning, SelectionQubo
 from ._solvers import SAMPLERS, get_sampler, selections
 from ._xai import METHODS, Explanations, XaiStudy, explain, select_correct, xai_study
-from ._train import (TrainResult, cache_dir, dataset_fingerprint, default_model, evaluate,
-                     load_checkpoint, save_checkpoint, train, trained_model)
+from ._train import (DEFAULT_RECIPE, TrainResult, cache_dir, dataset_fingerprint,
+                     default_model, evaluate, load_checkpoint, save_checkpoint, train,
+                     trained_model)
 from .exceptions import DataError, EncodingError
 
 __all__ = [
     "Capture", "ablation_relevance", "capture", "resolve_layer",
     "ImageDataset", "load_digits_dataset", "load_image_folder", "load_mnist", "load_stl10",
+    "missing_data_files",
     "GapNet", "PaperNet", "build_model", "InputNormalization",
     "ResNet18", "ResNet18Features", "load_resnet18_state_dict",
     "model_from_factory", "check_classifier",
-    "TrainResult", "cache_dir", "dataset_fingerprint", "default_model", "evaluate",
+    "DEFAULT_RECIPE", "TrainResult", "cache_dir", "dataset_fingerprint", "default_model", "evaluate",
     "load_checkpoint", "save_checkpoint", "train", "trained_model",
     "relevance", "redundancy", "normalise_relevance",
     "paper_bqm", "cardinality_bqm", "cardinality_penalty",

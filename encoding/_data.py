@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._pixels import pixels
 from .exceptions import DataError
 
 __all__ = ["ImageDataset", "load_digits_dataset"]
@@ -93,8 +94,6 @@ class _FileImages:
 
     def read_one(self, i: int, size) -> torch.Tensor:
         from PIL import Image, UnidentifiedImageError
-
-        from ._loaders import pixels
 
         path = self.paths[i]
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ._magnus import propagate as _magnus
 from ._qutip_backend import qutip_evolve
 from ._rk import propagate as _dop853
-from ._split import propagate as _split
+from ._split_run import propagate as _split
 from .exceptions import SimulationError
 
 __all__ = ["Method", "METHODS", "register_method", "choose_method"]

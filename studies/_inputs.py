@@ -60,7 +60,7 @@ def check_inputs(config: StudyConfig) -> None:
     ConfigError
         Naming the key, the missing files and how to give them.
     """
-    from encoding._loaders import _find
+    from encoding import missing_data_files
 
     d, m = config.settings.data, config.settings.model
     missing = []
@@ -70,15 +70,12 @@ def check_inputs(config: StudyConfig) -> None:
             missing.append(f"[data] path = {d.path!r}: no such folder (one sub-folder of images "
                            "per class)")
         elif d.source == "stl10":
-            lack = [f for f in ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin")
-                    if not (root / f).is_file()]
+            lack = missing_data_files("stl10", root)
             if lack:
                 missing.append(f"[data] path = {d.path!r}: STL-10 binary files missing: {lack} "
                                "(the folder stl10_binary/ of the binary release)")
         elif d.source == "mnist":
-            lack = [s for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-                    if not root.is_dir() or _find(root, s) is None]
+            lack = missing_data_files("mnist", root)
             if lack:
                 missing.append(f"[data] path = {d.path!r}: MNIST IDX files missing: {lack} "
                                "(plain or .gz)")
@@ -150,7 +147,7 @@ def _same_classes(config: StudyConfig, train, test):
 
 
 def _is_default_digits(config: StudyConfig) -> bool:
-    from encoding._train import DEFAULT_RECIPE
+    from encoding import DEFAULT_RECIPE
 
     d, m, t = config.settings.data, config.settings.model, asdict(config.settings.train)
     recipe = {k: DEFAULT_RECIPE[k] for k in t}

@@ -202,7 +202,7 @@ def test_splittings_have_their_order(name, order, steps, curved):
     propagator; steps where the error is well above the reference's rounding): wrong
     coefficients would show as order 2, and so would a wrong treatment of the time on a
     curved schedule."""
-    from simulate import _split
+    from simulate import _split, _split_run
 
     bqm = naive.random_bqm(np.random.default_rng(3), 5, "SPIN")
     T = 6.0
@@ -213,8 +213,9 @@ def test_splittings_have_their_order(name, order, steps, curved):
     psi0 = np.full(H.dim, 1.0 / np.sqrt(H.dim), dtype=complex)
     errors = []
     for n_steps in steps:
-        states, _ = _split.propagate(np.asarray(H.diagonal()), H.schedule, T, psi0, [1.0],
-                                     dt=T / n_steps, splitting=getattr(_split, name))
+        states, _ = _split_run.propagate(np.asarray(H.diagonal()), H.schedule, T, psi0,
+                                         [1.0], dt=T / n_steps,
+                                         splitting=getattr(_split, name))
         # the dense reference is exact up to a global phase
         psi = states[-1]
         phase = np.vdot(psi, psi_ref) / abs(np.vdot(psi, psi_ref))
