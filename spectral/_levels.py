@@ -298,9 +298,8 @@ def _pairwise_gram(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
     A BLAS product's rounding over a row of 2^n terms depends on its kernel, up to one rounding
     per term (2^n) where the kernel accumulates in sequence; numpy's pairwise sum takes about
-    log2(2^n) = n, the count that :func:`spectral._gap._rounding_floor` allows for, on any
-    machine. The upper triangle is computed and mirrored (H is symmetric). One row's
-    temporary at a time.
+    n, what :func:`spectral._search._rounding_floor` allows for, on any machine. The upper
+    triangle is computed and mirrored (H is symmetric). One row's temporary at a time.
     """
     k = X.shape[0]
     out = np.empty((k, k))
