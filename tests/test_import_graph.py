@@ -156,3 +156,26 @@ def test_no_library_file_is_over_500_lines():
     long = {str(f.relative_to(ROOT)): n for pkg in PACKAGES for f in (ROOT / pkg).rglob("*.py")
             if (n := len(f.read_text().splitlines())) > 500}
     assert long == {}
+
+
+def test_the_functions_the_design_document_gives_a_device_take_one():
+    """docs/design.md: "`device="cuda"` (or any torch device) on `lowest_levels`, `gap_sweep`,
+    `min_gap` and `simulate.anneal`" -- each of them takes ``device``, and "auto" turns to the
+    torch backend at the bit count the document states."""
+    import inspect
+    import re
+
+    import simulate
+    import spectral
+    from spectral._levels import AUTO_TORCH_MIN_BITS
+
+    design = (ROOT / "docs" / "design.md").read_text()
+    sentence = re.search(r"One GPU: `device=\"cuda\"` \(or any torch device\) on (.*?) runs",
+                         design, re.S).group(1)
+    names = re.findall(r"`([\w.]+)`", sentence)
+    assert names == ["lowest_levels", "gap_sweep", "min_gap", "simulate.anneal"]
+    for name in names:
+        func = getattr(simulate, name.split(".")[1]) if "." in name else getattr(spectral, name)
+        assert "device" in inspect.signature(func).parameters, name
+    bits = re.search(r"`\"auto\"` takes the torch backend from (\d+) bits", design).group(1)
+    assert int(bits) == AUTO_TORCH_MIN_BITS
