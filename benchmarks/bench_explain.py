@@ -245,7 +245,7 @@ def _paper_stl10(args) -> dict:
             accuracy = json.loads(xai.attrs["spec"])["model"].get("test_accuracy")
             problems = sum(1 for g in f["instances"].values() if g.attrs["kind"] == "problem")
     out = {"case": "paper-stl10", "per_class": args.per_class, "wall_s": wall,
-           "instances": summary.done if hasattr(summary, "done") else None,
+           "instances": summary.done,
            "problems": problems, "forward_passes": sum(passes.values()),
            "xai_s": sum(xai_s.values()), "client_peak_gb": client_gb,
            "worker_peak_gb": worker_gb, "test_accuracy": accuracy}

@@ -47,14 +47,11 @@ class _ArrayImages:
     def stored_shape(self) -> tuple[int, int, int]:
         return tuple(int(x) for x in self.array.shape[1:])
 
-    @property
-    def dtype(self):
-        return self.array.dtype
-
     def subset(self, index: np.ndarray) -> _ArrayImages:
         return _ArrayImages(self.array, self.rows[index])
 
-    def read(self, index: np.ndarray) -> torch.Tensor:
+    def read(self, index: np.ndarray, size=None) -> torch.Tensor:
+        """Float32 images at ``index``, resized to ``size`` (None: as stored)."""
         rows = self.rows[index]
         if isinstance(self.array, torch.Tensor):
             whole = rows.size == self.array.shape[0] and np.array_equal(
@@ -64,8 +61,10 @@ class _ArrayImages:
         else:
             x = torch.from_numpy(np.ascontiguousarray(self.array[rows]))
         if x.dtype == torch.uint8:
-            return x.float() / 255.0
-        return x.float() if x.dtype != torch.float32 else x
+            x = x.float() / 255.0
+        elif x.dtype != torch.float32:
+            x = x.float()
+        return _resize(x, size)
 
     def stored_bytes(self) -> int:
         return 0 if isinstance(self.array, np.memmap) else int(
@@ -85,12 +84,8 @@ class _FileImages:
     def __len__(self) -> int:
         return int(self.paths.size)
 
-    dtype = torch.uint8
-
     def subset(self, index: np.ndarray) -> _FileImages:
-        out = _FileImages([], self.mode, self.stored_shape)
-        out.paths = self.paths[index]
-        return out
+        return _FileImages(self.paths[index], self.mode, self.stored_shape)
 
     def read_one(self, i: int, size) -> torch.Tensor:
         from PIL import Image, UnidentifiedImageError
@@ -110,9 +105,11 @@ class _FileImages:
         return _resize(t[None], size)[0]
 
     def read(self, index: np.ndarray, size=None) -> torch.Tensor:
+        """Float32 images at ``index``, decoded and resized to ``size`` (None: as stored)."""
         rows = np.arange(len(self))[index]
         if not rows.size:
-            return torch.zeros((0, *self.stored_shape))
+            c, h, w = self.stored_shape
+            return torch.zeros((0, c, *(size or (h, w))))
         return torch.stack([self.read_one(int(i), size) for i in rows])
 
     def stored_bytes(self) -> int:
@@ -224,10 +221,7 @@ class ImageDataset(torch.utils.data.Dataset):
     def batch(self, index) -> torch.Tensor:
         """The images at ``index`` (positions or a boolean mask), float32 ``(B, C, H, W)``
         at the dataset's size."""
-        index = np.asarray(index)
-        if isinstance(self._store, _FileImages):
-            return self._store.read(index, self.size)
-        return _resize(self._store.read(index), self.size)
+        return self._store.read(np.asarray(index), self.size)
 
     @property
     def images(self) -> torch.Tensor:

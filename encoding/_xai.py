@@ -340,13 +340,12 @@ def xai_study(model: nn.Module, data: ImageDataset, *, layer=None, n_per_class: 
     layer = getattr(model, "target_layer", None) if layer is None else layer
     if layer is None:
         raise EncodingError("layer is required for a model without a target_layer attribute.")
-    resolve_layer(model, layer)
+    layer = resolve_layer(model, layer)[1]  # by name: the runs below are copies of the model
     hold_freed_memory()  # long forward loops: freed activations stay in the heap for reuse
     idx = select_correct(model, data, n_per_class, seed) if indices is None else np.asarray(indices)
     images, labels = data.batch(idx), data.labels[torch.as_tensor(idx)].numpy()
     study = XaiStudy()
     study.arrays["indices"], study.arrays["labels"] = idx, labels
-    layer = resolve_layer(model, layer)[1]  # by name: the runs are copies of the model
     runs = [("trained", model)] + ([("re-initialised", _reinitialised(model, seed))] if null else [])
     runs = [(name, _channels_last(net.eval(), images)) for name, net in runs]
     bar = tqdm(total=len(runs) * len(methods), desc="xai study", disable=not progress, leave=False)
